@@ -1,0 +1,289 @@
+"""Settings: parse and validate the TOML configuration with INTAKE_<SECTION>_<KEY> overrides.
+
+`parse_settings(toml_text, environ)` is pure: the cli reads the file and the
+environment and passes them in. Any missing or wrong key raises ConfigError with
+one line that names the key and what is expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from intake.errors import ConfigError
+
+SECURITY_MODES = ("ssl", "starttls", "none")
+REQUIRED = object()  # marks a key without a default
+
+
+@dataclass(frozen=True, slots=True)
+class AwardSettings:
+    year: int
+    mailbox: str
+    protocol_deadline: date
+    timezone: str = "Europe/Stockholm"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    kind: str = "imap"  # imap | maildir
+    maildir: str = "var/maildir"
+
+
+@dataclass(frozen=True, slots=True)
+class ImapSettings:
+    host: str = ""
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password: str = ""
+    folder: str = "INBOX"
+    poll_interval: int = 60  # seconds between polls where the server has no IDLE
+    idle_timeout: int = 1500  # re-issue IDLE before the server's 30-minute limit (RFC 2177)
+    timeout: int = 60  # socket timeout in seconds
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    sender: str = ""  # the `from` key; defaults to award.mailbox
+    timeout: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    transport: str = "smtp"  # smtp | files
+    path: str = "var/outbox"  # where the files transport writes .eml files
+    replies_per_hour: int = 5  # per recipient address: the last guard against mail loops
+    max_attempts: int = 10
+    retry_base_seconds: int = 60  # first retry after this, doubling each time
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/intake.db"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    award: AwardSettings
+    source: SourceSettings
+    imap: ImapSettings
+    smtp: SmtpSettings
+    outbox: OutboxSettings
+    database: DatabaseSettings
+    web: WebSettings
+
+    @property
+    def bot_address(self) -> str:
+        return parseaddr(self.smtp.sender)[1].lower() or self.award.mailbox.lower()
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a text value in quotes, got {value!r}")
+    return value
+
+
+def _integer(name: str, value: Any, low: int = 0, high: int = 10**9) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected a number from {low} to {high}, got {value}")
+    return value
+
+
+def _choice(*options: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        text = _text(name, value).strip().lower()
+        if text not in options:
+            raise ConfigError(f"{name}: expected one of {' | '.join(options)}, got {value!r}")
+        return text
+
+    return check
+
+
+def _port(name: str, value: Any) -> int:
+    return _integer(name, value, 1, 65535)
+
+
+def _year(name: str, value: Any) -> int:
+    return _integer(name, value, 1990, 2200)
+
+
+def _positive(name: str, value: Any) -> int:
+    return _integer(name, value, 1)
+
+
+def _date(name: str, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(_text(name, value).strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a date like 2017-06-30, got {value!r}") from None
+
+
+def _timezone(name: str, value: Any) -> str:
+    text = _text(name, value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: expected a time zone like Europe/Stockholm, got {value!r}") from None
+    return text
+
+
+def _address(name: str, value: Any) -> str:
+    text = _text(name, value).strip()
+    if "@" not in parseaddr(text)[1]:
+        raise ConfigError(f"{name}: expected an e-mail address, got {value!r}")
+    return text
+
+
+def _url(name: str, value: Any) -> str:
+    text = _text(name, value).strip()
+    if "://" not in text:
+        raise ConfigError(f"{name}: expected a database URL like sqlite:///var/intake.db, got {value!r}")
+    return text
+
+
+# section -> key -> (dataclass field, converter, default or REQUIRED)
+SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
+    "award": {
+        "year": ("year", _year, REQUIRED),
+        "mailbox": ("mailbox", _address, REQUIRED),
+        "protocol_deadline": ("protocol_deadline", _date, REQUIRED),
+        "timezone": ("timezone", _timezone, "Europe/Stockholm"),
+    },
+    "source": {
+        "kind": ("kind", _choice("imap", "maildir"), "imap"),
+        "maildir": ("maildir", _text, "var/maildir"),
+    },
+    "imap": {
+        "host": ("host", _text, ""),
+        "port": ("port", _port, 993),
+        "security": ("security", _choice(*SECURITY_MODES), "ssl"),
+        "username": ("username", _text, ""),
+        "password": ("password", _text, ""),
+        "folder": ("folder", _text, "INBOX"),
+        "poll_interval": ("poll_interval", _positive, 60),
+        "idle_timeout": ("idle_timeout", _positive, 1500),
+        "timeout": ("timeout", _positive, 60),
+    },
+    "smtp": {
+        "host": ("host", _text, ""),
+        "port": ("port", _port, 587),
+        "security": ("security", _choice(*SECURITY_MODES), "starttls"),
+        "username": ("username", _text, ""),
+        "password": ("password", _text, ""),
+        "from": ("sender", _address, ""),
+        "timeout": ("timeout", _positive, 60),
+    },
+    "outbox": {
+        "transport": ("transport", _choice("smtp", "files"), "smtp"),
+        "path": ("path", _text, "var/outbox"),
+        "replies_per_hour": ("replies_per_hour", _positive, 5),
+        "max_attempts": ("max_attempts", _positive, 10),
+        "retry_base_seconds": ("retry_base_seconds", _positive, 60),
+    },
+    "database": {"url": ("url", _url, "sqlite:///var/intake.db")},
+    "web": {"host": ("host", _text, "127.0.0.1"), "port": ("port", _port, 8080)},
+}
+
+SECTION_TYPES = {
+    "award": AwardSettings,
+    "source": SourceSettings,
+    "imap": ImapSettings,
+    "smtp": SmtpSettings,
+    "outbox": OutboxSettings,
+    "database": DatabaseSettings,
+    "web": WebSettings,
+}
+
+
+def env_name(section: str, key: str) -> str:
+    return f"INTAKE_{section.upper()}_{key.upper()}"
+
+
+def parse_settings(toml_text: str, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build validated Settings from TOML text and environment overrides."""
+    environ = environ or {}
+    try:
+        document = tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration is not valid TOML: {exc}") from None
+    for section, values in document.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"[{section}]: unknown section (known: {', '.join(SCHEMA)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table")
+        for key in values:
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"{section}.{key}: unknown key (known: {', '.join(SCHEMA[section])})")
+
+    sections: dict[str, Any] = {}
+    for section, keys in SCHEMA.items():
+        given = document.get(section, {})
+        fields: dict[str, Any] = {}
+        for key, (field_name, convert, default) in keys.items():
+            name = f"{section}.{key}"
+            variable = env_name(section, key)
+            if variable in environ:
+                value, name = environ[variable], f"{name} (from {variable})"
+            elif key in given:
+                value = given[key]
+            elif default is REQUIRED:
+                raise ConfigError(f"{name}: missing; expected {_expected(convert)}")
+            else:
+                fields[field_name] = default
+                continue
+            fields[field_name] = convert(name, value)
+        sections[section] = SECTION_TYPES[section](**fields)
+
+    settings = Settings(**sections)
+    _check_consistency(settings)
+    return settings
+
+
+def _expected(convert: Callable[[str, Any], Any]) -> str:
+    return {
+        _year: "an award year like 2017",
+        _address: "an e-mail address",
+        _date: "a date like 2017-06-30",
+    }.get(convert, "a value")
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.source.kind == "imap":
+        if not settings.imap.host:
+            raise ConfigError("imap.host: missing; expected the IMAP server's host name")
+        if not settings.imap.username:
+            raise ConfigError("imap.username: missing; expected the mailbox's user name")
+    elif not settings.source.maildir:
+        raise ConfigError("source.maildir: missing; expected a folder for the local Maildir")
+    if settings.outbox.transport == "smtp" and not settings.smtp.host:
+        raise ConfigError("smtp.host: missing; expected the SMTP server's host name")

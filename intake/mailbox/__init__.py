@@ -1,0 +1,1 @@
+"""Mailbox sources: IMAP and a local Maildir, behind intake.domain.MailSource."""

@@ -1,0 +1,1 @@
+"""Reply transports: SMTP and .eml files, behind intake.domain.Mailer."""
