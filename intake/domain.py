@@ -215,6 +215,7 @@ class Decision:
     reasons: tuple[str, ...] = ()  # for coordinators, in Swedish
     document: Understanding | None = None
     send_reply: bool = True
+    unit_state: UnitState | None = None  # the state the matched units move to, if any
 
 
 # --- replies ------------------------------------------------------------------------

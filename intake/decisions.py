@@ -1,0 +1,196 @@
+"""Decide a mail's outcome and missing codes with small named rules that record their reasons.
+
+Each rule looks at the Evidence and either ends the walk with a Decision or adds
+missing codes. Reasons are in Swedish: coordinators read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from intake.domain import (
+    Decision,
+    DocType,
+    DocumentText,
+    Missing,
+    Outcome,
+    Understanding,
+    Unit,
+    UnitMatch,
+    UnitState,
+    unique,
+)
+
+# Codes that make the document itself unusable as a decision on participation.
+DOCUMENT_FAULTS = frozenset({Missing.NO_DECISION, Missing.NOT_ADJUSTED, Missing.WRONG_YEAR})
+CONFIRMED_REASON = "Protokollsutdraget är mottaget och alla enheter finns i registret."
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    award_year: int
+    register: tuple[Unit, ...]  # the award year's units
+    parse_error: str | None = None
+    automatic: str | None = None
+    candidates: int = 0  # attachments that could be a protokollsutdrag
+    documents: tuple[DocumentText, ...] = ()
+    understandings: tuple[Understanding, ...] = ()
+    matches: tuple[UnitMatch, ...] = ()
+    late: bool = False
+
+
+@dataclass(slots=True)
+class Draft:
+    """What the rules have found so far."""
+
+    missing: list[Missing] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    document: Understanding | None = None
+
+    def add(self, code: Missing, reason: str) -> None:
+        if code not in self.missing:
+            self.missing.append(code)
+        self.reasons.append(reason)
+
+
+Rule = Callable[[Evidence, Draft], Decision | None]
+
+
+def unparseable(evidence: Evidence, draft: Draft) -> Decision | None:
+    if evidence.parse_error is None:
+        return None
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        reasons=(f"Mejlet kunde inte tolkas: {evidence.parse_error}",),
+        send_reply=False,
+    )
+
+
+def automatic(evidence: Evidence, draft: Draft) -> Decision | None:
+    if evidence.automatic is None:
+        return None
+    return Decision(
+        Outcome.IGNORED,
+        reasons=(f"Automatiskt meddelande ({evidence.automatic}); besvaras inte.",),
+        send_reply=False,
+    )
+
+
+def nothing_attached(evidence: Evidence, draft: Draft) -> Decision | None:
+    if evidence.candidates:
+        return None
+    draft.add(Missing.NO_ATTACHMENT, "Ingen bifogad fil som kan vara ett protokollsutdrag.")
+    return _finish(evidence, draft)
+
+
+def nothing_readable(evidence: Evidence, draft: Draft) -> Decision | None:
+    readable = [doc for doc in evidence.documents if doc.unreadable is None and doc.text.strip()]
+    if readable:
+        return None
+    unreadable = [doc for doc in evidence.documents if doc.unreadable is not None]
+    if unreadable:
+        for doc in unreadable:
+            draft.add(Missing.UNREADABLE_ATTACHMENT, f"{doc.filename}: {doc.unreadable}")
+        return _finish(evidence, draft)
+    # Files of a kind the bot cannot read yet (for instance an image without text).
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        reasons=tuple(f"{doc.filename}: ingen text kunde läsas ur filen." for doc in evidence.documents),
+    )
+
+
+def no_protocol(evidence: Evidence, draft: Draft) -> Decision | None:
+    protocols = [u for u in evidence.understandings if u.doc_type is DocType.PROTOCOL]
+    if protocols:
+        matched_files = {m.filename for m in evidence.matches}
+        draft.document = next((u for u in protocols if u.filename in matched_files), protocols[0])
+        return None
+    for understanding in evidence.understandings:
+        kind = {
+            DocType.PROPOSAL: "ett tjänsteutlåtande (ett förslag, inte ett beslut)",
+            DocType.CONTRIBUTION: "ett tävlingsbidrag",
+        }.get(understanding.doc_type, "inte ett protokollsutdrag")
+        draft.add(Missing.NOT_PROTOCOL, f"{understanding.filename} är {kind}.")
+    return _finish(evidence, draft)
+
+
+def document_faults(evidence: Evidence, draft: Draft) -> Decision | None:
+    document = draft.document
+    assert document is not None
+    if not document.has_decision:
+        draft.add(Missing.NO_DECISION, "Protokollsutdraget innehåller inget beslut om deltagande.")
+    if not document.adjusted:
+        draft.add(Missing.NOT_ADJUSTED, "Protokollet är inte justerat eller utdraget inte bestyrkt.")
+    if document.year is not None and document.year != evidence.award_year:
+        draft.add(
+            Missing.WRONG_YEAR,
+            f"Beslutet gäller kvalitetsutmärkelsen {document.year}, inte {evidence.award_year}.",
+        )
+    return None
+
+
+def no_units(evidence: Evidence, draft: Draft) -> Decision | None:
+    if evidence.matches or draft.missing:
+        return None
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        reasons=("Ingen registrerad enhet kunde hittas i protokollsutdraget.",),
+        document=draft.document,
+    )
+
+
+def registered_missing(evidence: Evidence, draft: Draft) -> Decision | None:
+    matched = {m.unit_id for m in evidence.matches}
+    boards = {u.board for u in evidence.register if u.unit_id in matched}
+    for unit in evidence.register:
+        if unit.board in boards and unit.unit_id not in matched:
+            draft.add(
+                Missing.REGISTERED_UNIT_MISSING,
+                f"{unit.name} är anmäld under {unit.board} men nämns inte i protokollsutdraget.",
+            )
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    unparseable,
+    automatic,
+    nothing_attached,
+    nothing_readable,
+    no_protocol,
+    document_faults,
+    no_units,
+    registered_missing,
+)
+
+
+def decide(evidence: Evidence) -> Decision:
+    draft = Draft()
+    for rule in RULES:
+        decision = rule(evidence, draft)
+        if decision is not None:
+            return decision
+    return _finish(evidence, draft)
+
+
+def _finish(evidence: Evidence, draft: Draft) -> Decision:
+    # Lateness is added on every path: a late mail is still recorded and answered.
+    if evidence.late:
+        draft.add(Missing.LATE, "Mejlet kom in efter sista dag för protokollsutdrag.")
+    units = unique(m.unit_id for m in evidence.matches) if draft.document else ()
+    return Decision(
+        outcome=Outcome.INCOMPLETE if draft.missing else Outcome.CONFIRMED,
+        missing=tuple(sorted(draft.missing, key=list(Missing).index)),
+        units=units,
+        reasons=tuple(draft.reasons) or (CONFIRMED_REASON,),
+        document=draft.document,
+        unit_state=_unit_state(draft) if units else None,
+    )
+
+
+def _unit_state(draft: Draft) -> UnitState | None:
+    if DOCUMENT_FAULTS.intersection(draft.missing):
+        return None  # the units still wait for a valid protokollsutdrag
+    if Missing.LATE in draft.missing:
+        return UnitState.NEEDS_REVIEW  # a coordinator decides whether a late extract counts
+    return UnitState.CONFIRMED

@@ -1,0 +1,34 @@
+"""Match the unit names a document mentions to the register of this year's units.
+
+This first matcher finds each registered name, folded (case, diacritics, hyphens,
+line breaks), as whole words in the folded text. Longer names claim their words
+first, so "Förskolan Solen" inside "Förskolan Solens äng" never counts twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from intake.domain import Unit, UnitMatch
+from intake.text import fold
+
+EXACT_SCORE = 100.0
+
+
+def match_units(text: str, units: Sequence[Unit], filename: str = "") -> list[UnitMatch]:
+    folded = fold(text)
+    claimed = [False] * len(folded)
+    matches: list[UnitMatch] = []
+    for unit in sorted(units, key=lambda u: len(fold(u.name)), reverse=True):
+        name = fold(unit.name)
+        if not name:
+            continue
+        for found in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", folded):
+            start, end = found.span()
+            if any(claimed[start:end]):
+                continue
+            claimed[start:end] = [True] * (end - start)
+            matches.append(UnitMatch(unit.unit_id, unit.name, EXACT_SCORE, filename))
+            break
+    return matches

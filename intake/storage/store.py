@@ -1,0 +1,201 @@
+"""Queries and writes on the models; every function takes a session and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.domain import ImportReport, RawMail, Unit, UnitState
+from intake.storage.models import (
+    AuditRow,
+    MessageRow,
+    ReplyRow,
+    ReviewItemRow,
+    SightingRow,
+    UnitRow,
+    utcnow,
+)
+
+UNIT_FIELDS = (
+    "name",
+    "award_class",
+    "administration",
+    "board",
+    "operator",
+    "contact_email",
+)
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def audit(session: Session, actor: str, action: str, subject: str, **detail: Any) -> None:
+    session.add(AuditRow(actor=actor, action=action, subject=subject, detail=detail))
+
+
+# --- units ------------------------------------------------------------------------------
+
+
+def to_unit(row: UnitRow) -> Unit:
+    return Unit(
+        unit_id=row.unit_id,
+        year=row.year,
+        name=row.name,
+        award_class=row.award_class,
+        administration=row.administration,
+        board=row.board,
+        operator=row.operator,
+        contact_email=row.contact_email,
+    )
+
+
+def upsert_units(session: Session, units: Iterable[Unit], actor: str) -> ImportReport:
+    """Add new units, update changed ones, leave the rest: importing twice changes nothing."""
+    added = updated = unchanged = 0
+    for unit in units:
+        row = session.scalar(
+            select(UnitRow).where(UnitRow.year == unit.year, UnitRow.unit_id == unit.unit_id)
+        )
+        if row is None:
+            session.add(UnitRow(unit_id=unit.unit_id, year=unit.year, **_unit_values(unit)))
+            audit(session, actor, "unit_added", f"unit:{unit.unit_id}", year=unit.year,
+                  name=unit.name)
+            added += 1
+            continue
+        changes = {
+            key: value for key, value in _unit_values(unit).items() if getattr(row, key) != value
+        }
+        if not changes:
+            unchanged += 1
+            continue
+        for key, value in changes.items():
+            setattr(row, key, value)
+        audit(session, actor, "unit_updated", f"unit:{unit.unit_id}", changes=changes)
+        updated += 1
+    session.flush()
+    return ImportReport(added=added, updated=updated, unchanged=unchanged)
+
+
+def _unit_values(unit: Unit) -> dict[str, Any]:
+    return {key: getattr(unit, key) for key in UNIT_FIELDS}
+
+
+def unit_rows(session: Session, year: int | None = None) -> Sequence[UnitRow]:
+    query = select(UnitRow).order_by(UnitRow.year, UnitRow.board, UnitRow.name)
+    if year is not None:
+        query = query.where(UnitRow.year == year)
+    return session.scalars(query).all()
+
+
+def set_unit_state(
+    session: Session, row: UnitRow, state: UnitState, message: MessageRow | None,
+    actor: str, **detail: Any,
+) -> None:
+    if row.state == state and (message is None or row.protocol_message_pk == message.id):
+        return
+    audit(session, actor, "unit_state", f"unit:{row.unit_id}", old=row.state, new=str(state),
+          message=message.message_id if message else None, **detail)
+    row.state = state
+    if message is not None:
+        row.protocol_message_pk = message.id
+        document = message.document or {}
+        row.meeting_date = _date_or_none(document.get("meeting_date"))
+        row.paragraph = document.get("paragraph")
+
+
+def _date_or_none(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def known_keys(session: Session, source: str, validity: str) -> set[str]:
+    rows = session.scalars(
+        select(SightingRow.key).where(SightingRow.source == source, SightingRow.validity == validity)
+    )
+    return set(rows)
+
+
+def message_by_sha(session: Session, sha256: str) -> MessageRow | None:
+    return session.scalar(select(MessageRow).where(MessageRow.sha256 == sha256))
+
+
+def first_message_with_id(session: Session, message_id: str) -> MessageRow | None:
+    return session.scalar(
+        select(MessageRow)
+        .where(MessageRow.message_id == message_id, MessageRow.duplicate_of_pk.is_(None))
+        .order_by(MessageRow.id)
+    )
+
+
+def record_sighting(session: Session, mail: RawMail, message: MessageRow) -> None:
+    session.add(
+        SightingRow(
+            source=mail.ref.source, validity=mail.ref.validity, key=mail.ref.key,
+            message_pk=message.id,
+        )
+    )
+
+
+def pending_messages(session: Session) -> Sequence[MessageRow]:
+    """Messages stored but not yet processed (a crash or a transient error stopped them)."""
+    return session.scalars(
+        select(MessageRow).where(MessageRow.status == "stored").order_by(MessageRow.id)
+    ).all()
+
+
+def all_messages(session: Session) -> Sequence[MessageRow]:
+    return session.scalars(
+        select(MessageRow).order_by(MessageRow.received_at, MessageRow.id)
+    ).all()
+
+
+def open_review(session: Session, message: MessageRow, reason: str) -> None:
+    session.add(ReviewItemRow(message_pk=message.id, reason=reason))
+
+
+# --- replies ----------------------------------------------------------------------------
+
+
+def auto_reply_for(session: Session, message: MessageRow) -> ReplyRow | None:
+    return session.scalar(
+        select(ReplyRow).where(ReplyRow.message_pk == message.id, ReplyRow.kind == "auto")
+    )
+
+
+def replies_to_since(session: Session, recipient: str, since: datetime) -> int:
+    """Replies queued or sent to this address since `since`, for the loop guard."""
+    return session.scalar(
+        select(func.count(ReplyRow.id)).where(
+            func.lower(ReplyRow.recipient) == recipient.lower(),
+            ReplyRow.created_at >= since,
+            ReplyRow.status.in_(("queued", "sending", "sent", "uncertain")),
+        )
+    ) or 0
+
+
+def due_replies(session: Session, now: datetime, limit: int = 500) -> Sequence[ReplyRow]:
+    return session.scalars(
+        select(ReplyRow)
+        .where(ReplyRow.status == "queued", ReplyRow.next_attempt_at <= now)
+        .order_by(ReplyRow.id)
+        .limit(limit)
+    ).all()
+
+
+def interrupted_sends(session: Session) -> Sequence[ReplyRow]:
+    return session.scalars(select(ReplyRow).where(ReplyRow.status == "sending")).all()
+
+
+def backoff(attempts: int, base_seconds: int) -> timedelta:
+    """Exponential backoff, capped at six hours."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def now() -> datetime:
+    return utcnow()
