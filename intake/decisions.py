@@ -45,6 +45,7 @@ class Draft:
     """What the rules have found so far."""
 
     missing: list[Missing] = field(default_factory=list)
+    missing_units: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     document: Understanding | None = None
 
@@ -145,6 +146,7 @@ def registered_missing(evidence: Evidence, draft: Draft) -> Decision | None:
     boards = {u.board for u in evidence.register if u.unit_id in matched}
     for unit in evidence.register:
         if unit.board in boards and unit.unit_id not in matched:
+            draft.missing_units.append(unit.unit_id)
             draft.add(
                 Missing.REGISTERED_UNIT_MISSING,
                 f"{unit.name} är anmäld under {unit.board} men nämns inte i protokollsutdraget.",
@@ -185,6 +187,7 @@ def _finish(evidence: Evidence, draft: Draft) -> Decision:
         reasons=tuple(draft.reasons) or (CONFIRMED_REASON,),
         document=draft.document,
         unit_state=_unit_state(draft) if units else None,
+        missing_units=tuple(draft.missing_units),
     )
 
 

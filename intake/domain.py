@@ -216,6 +216,8 @@ class Decision:
     document: Understanding | None = None
     send_reply: bool = True
     unit_state: UnitState | None = None  # the state the matched units move to, if any
+    missing_units: tuple[str, ...] = ()  # registered unit_ids of the board not named
+    unknown_mentions: tuple[str, ...] = ()  # names in the document not in the register
 
 
 # --- replies ------------------------------------------------------------------------

@@ -18,6 +18,11 @@ def strip_diacritics(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def simplify(text: str) -> str:
+    """Lower case, no diacritics, single spaces; punctuation and hyphens kept (dates, numbers)."""
+    return SPACES.sub(" ", strip_diacritics(text.casefold())).strip()
+
+
 def fold(text: str) -> str:
     """Lower case, no diacritics, no hyphens, punctuation as single spaces."""
     text = HYPHEN_BREAK.sub("", text)

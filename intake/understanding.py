@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 from intake.domain import DocType, DocumentText, Understanding
-from intake.text import fold
+from intake.text import fold, simplify
 
 # Signals counted on folded text (lower case, no diacritics, no hyphens).
 PROTOCOL_SIGNALS = (
@@ -63,7 +63,6 @@ PROTOCOL_MARGIN = 1  # protocol signals must outnumber proposal signals by this 
 def understand(document: DocumentText) -> Understanding:
     raw = document.text
     folded = fold(raw)
-    # Keep line structure for the committee heading, fold the rest.
     protocol = sum(folded.count(signal) for signal in PROTOCOL_SIGNALS)
     protocol += 1 if PARAGRAPH.search(raw) else 0
     proposal = sum(folded.count(signal) for signal in PROPOSAL_SIGNALS)
@@ -82,7 +81,7 @@ def understand(document: DocumentText) -> Understanding:
         filename=document.filename,
         doc_type=doc_type,
         committee=_committee(raw),
-        meeting_date=_meeting_date(folded),
+        meeting_date=_meeting_date(simplify(raw)),
         paragraph=_paragraph(raw),
         year=_award_year(folded),
         has_decision=_has_decision(folded),
@@ -96,8 +95,8 @@ def _committee(raw: str) -> str | None:
     return " ".join(match.group(1).split()) if match else None
 
 
-def _meeting_date(folded: str) -> date | None:
-    match = MEETING_DATE.search(folded) or ISO_DATE.search(folded)
+def _meeting_date(simple: str) -> date | None:
+    match = MEETING_DATE.search(simple) or ISO_DATE.search(simple)
     if not match:
         return None
     try:

@@ -159,6 +159,18 @@ def open_review(session: Session, message: MessageRow, reason: str) -> None:
     session.add(ReviewItemRow(message_pk=message.id, reason=reason))
 
 
+def open_reviews(session: Session, message: MessageRow) -> Sequence[ReviewItemRow]:
+    return session.scalars(
+        select(ReviewItemRow).where(
+            ReviewItemRow.message_pk == message.id, ReviewItemRow.status == "open"
+        )
+    ).all()
+
+
+def units_confirmed_by(session: Session, message: MessageRow) -> Sequence[UnitRow]:
+    return session.scalars(select(UnitRow).where(UnitRow.protocol_message_pk == message.id)).all()
+
+
 # --- replies ----------------------------------------------------------------------------
 
 
@@ -185,6 +197,12 @@ def due_replies(session: Session, now: datetime, limit: int = 500) -> Sequence[R
         .where(ReplyRow.status == "queued", ReplyRow.next_attempt_at <= now)
         .order_by(ReplyRow.id)
         .limit(limit)
+    ).all()
+
+
+def queued_replies(session: Session) -> Sequence[ReplyRow]:
+    return session.scalars(
+        select(ReplyRow).where(ReplyRow.status == "queued").order_by(ReplyRow.id)
     ).all()
 
 

@@ -1,0 +1,239 @@
+"""The `intake` command line: the only code that reads files and the environment and sets up logging."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from importlib import resources
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from intake import __version__
+from intake.config import Settings, parse_settings
+from intake.daemon import Daemon
+from intake.domain import ImportReport, Mailer, MailSource
+from intake.errors import ConfigError, IntakeError
+from intake.mailbox.imap import ImapSource
+from intake.mailbox.maildir import MaildirSource
+from intake.outbox.files import FileMailer
+from intake.outbox.smtp import SmtpMailer
+from intake.pipeline import Context, import_register, recover_interrupted_sends, reprocess
+from intake.replies import ReplyRenderer
+from intake.storage.database import make_engine, migrate, session_factory
+from intake.storage.reports import messages_report, status_report
+from intake.storage.store import queued_replies
+
+log = logging.getLogger("intake")
+DEFAULT_CONFIG = "config/intake.toml"
+CRASHPOINT_VARIABLE = "INTAKE_TEST_CRASHPOINT"  # fault injection for the crash-safety tests
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description="Kvalitetsutmärkelsen intake bot")
+    parser.add_argument("--version", action="version", version=f"intake {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help=f"configuration file (default: $INTAKE_CONFIG or {DEFAULT_CONFIG})")
+    common.add_argument("--log-level", default=os.environ.get("INTAKE_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    units = commands.add_parser("units", help="the register of units").add_subparsers(
+        dest="units_command", required=True, metavar="SUBCOMMAND")
+    importer = units.add_parser("import", parents=[common], help="import the register (CSV or XLSX)")
+    importer.add_argument("file", type=Path)
+
+    poll = commands.add_parser("poll", parents=[common], help="process new mail once and exit")
+    poll.add_argument("--once", action="store_true", required=True,
+                      help="process every new message, send due replies, exit")
+    poll.add_argument("--dry-run", action="store_true",
+                      help="print the queued replies instead of sending them (they stay queued)")
+
+    commands.add_parser("run", parents=[common], help="the daemon (IMAP IDLE or polling)")
+
+    for name, text in (("status", "units and their state"), ("messages", "every message and its outcome")):
+        report = commands.add_parser(name, parents=[common], help=text)
+        report.add_argument("--json", action="store_true", required=True, help="print JSON")
+
+    again = commands.add_parser("reprocess", parents=[common], help="run the pipeline again on a stored mail")
+    again.add_argument("message_id", metavar="MESSAGE_ID")
+    again.add_argument("--reply", action="store_true", help="queue a new reply to the sender")
+
+    demo = commands.add_parser("demo", parents=[common],
+                               help="the whole bot on the embedded default with sample data")
+    demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo keeps its data")
+    demo.add_argument("--fresh", action="store_true", help="start the demo from scratch")
+    demo.add_argument("--once", action="store_true", help="process the sample mails and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (IntakeError, LookupError, OSError) as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return 1
+
+
+# --- wiring -------------------------------------------------------------------------
+
+
+def load_settings(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    path = Path(args.config or environ.get("INTAKE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"configuration file {path} not found (copy config/intake.example.toml or pass --config)"
+        ) from None
+    return parse_settings(text, environ)
+
+
+def make_context(settings: Settings, environ: Mapping[str, str] = os.environ) -> Context:
+    engine = make_engine(settings.database.url)
+    migrate(engine)
+    return Context(settings=settings, sessions=session_factory(engine),
+                   renderer=ReplyRenderer(template_dir()), crashpoint=_crashpoint(environ))
+
+
+def template_dir() -> Path:
+    """templates/ of a source checkout, else the copy a wheel installs as intake.templates."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("intake.templates")))
+
+
+def _crashpoint(environ: Mapping[str, str]) -> Callable[[str], None]:
+    wanted = environ.get(CRASHPOINT_VARIABLE)
+
+    def crash(point: str) -> None:
+        if point == wanted:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return crash
+
+
+def make_source(settings: Settings) -> MailSource:
+    if settings.source.kind == "maildir":
+        return MaildirSource(settings.source.maildir)
+    return ImapSource(settings.imap)
+
+
+def mailer_opener(settings: Settings, dry_run: bool = False
+                  ) -> Callable[[], AbstractContextManager[Mailer | None]]:
+    @contextlib.contextmanager
+    def open_mailer() -> Iterator[Mailer | None]:
+        if dry_run:
+            yield None  # nothing is sent; the replies stay queued
+        elif settings.outbox.transport == "files":
+            yield FileMailer(Path(settings.outbox.path))
+        else:
+            with SmtpMailer(settings.smtp) as mailer:
+                yield mailer
+
+    return open_mailer
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def cmd_units(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    ctx = make_context(settings)
+    report = import_register(ctx, args.file.name, args.file.read_bytes(), actor=f"cli:{_user()}")
+    for line, reason in report.errors:
+        print(f"{args.file.name}: rad {line}: {reason}", file=sys.stderr)
+    print(import_summary(report))
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    daemon = Daemon(make_context(settings), make_source(settings),
+                    mailer_opener(settings, args.dry_run), wait_seconds=settings.imap.poll_interval)
+    try:
+        recover_interrupted_sends(daemon.ctx)
+        report = daemon.run_once()
+    finally:
+        daemon.source.close()
+    if args.dry_run:
+        with daemon.ctx.sessions.begin() as session:
+            for reply in queued_replies(session):
+                sys.stdout.write(reply.raw.decode("utf-8", "replace") + "\n")
+    log.info("poll: stored %d, processed %d, sent %d", report.stored, report.processed, report.sent)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    daemon = Daemon(make_context(settings), make_source(settings),
+                    mailer_opener(settings), wait_seconds=settings.imap.poll_interval)
+    daemon.install_signal_handlers()
+    daemon.run()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    ctx = make_context(load_settings(args))
+    with ctx.sessions.begin() as session:
+        _print_json(status_report(session))
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    ctx = make_context(load_settings(args))
+    with ctx.sessions.begin() as session:
+        _print_json(messages_report(session))
+    return 0
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    ctx = make_context(load_settings(args))
+    outcome = reprocess(ctx, args.message_id, reply=args.reply)
+    print(f"{args.message_id}: {outcome}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from intake.demo import run_demo
+
+    return run_demo(args.dir, fresh=args.fresh, once=args.once, make_context=make_context,
+                    import_summary=import_summary)
+
+
+def import_summary(report: ImportReport) -> str:
+    return (f"{report.added} tillagda, {report.updated} uppdaterade, {report.unchanged} oförändrade"
+            + (f", {len(report.errors)} rader kunde inte läsas" if report.errors else ""))
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _user() -> str:
+    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "units": cmd_units,
+    "poll": cmd_poll,
+    "run": cmd_run,
+    "status": cmd_status,
+    "messages": cmd_messages,
+    "reprocess": cmd_reprocess,
+    "demo": cmd_demo,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The daemon: poll or IDLE, process, send, and stop cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import FrameType
+
+from intake.domain import Mailer, MailSource
+from intake.errors import TransientError
+from intake.pipeline import Context, PollReport, poll_once, recover_interrupted_sends
+
+log = logging.getLogger(__name__)
+MAX_ERROR_BACKOFF = 300.0  # seconds between retries while a server is away
+
+
+class _Interrupt(Exception):
+    """Raised from the signal handler only while the daemon waits, to end the wait at once."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        ctx: Context,
+        source: MailSource,
+        open_mailer: Callable[[], AbstractContextManager[Mailer | None]],
+        *,
+        wait_seconds: float,
+    ) -> None:
+        self.ctx = ctx
+        self.source = source
+        self.open_mailer = open_mailer
+        self.wait_seconds = wait_seconds
+        self.stopping = threading.Event()
+        self._waiting = False
+
+    def run_once(self) -> PollReport:
+        with self.open_mailer() as mailer:
+            return poll_once(self.ctx, self.source, mailer)
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if not self.stopping.is_set():
+            log.info("stopping (signal %s)", signum)
+        self.stopping.set()
+        if self._waiting and signum is not None:
+            raise _Interrupt
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self) -> None:
+        recovered = recover_interrupted_sends(self.ctx)
+        if recovered:
+            log.warning("%d reply(ies) interrupted while sending are now 'uncertain'", recovered)
+        failures = 0
+        log.info("watching %s", self.source.name)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    report = self.run_once()
+                    failures = 0
+                    if report.stored or report.sent:
+                        log.info("stored %d, processed %d, sent %d",
+                                 report.stored, report.processed, report.sent)
+                    self._wait(lambda: self.source.wait(self.wait_seconds))
+                except TransientError as exc:
+                    failures += 1
+                    delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
+                    log.warning("%s; retrying in %.0f s", exc, delay)
+                    self._wait(lambda d=delay: self.stopping.wait(d))
+                except _Interrupt:
+                    break
+                except Exception:  # noqa: BLE001 - the daemon must outlive a bug in one round
+                    failures += 1
+                    delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
+                    log.exception("unexpected error; retrying in %.0f s", delay)
+                    self._wait(lambda d=delay: self.stopping.wait(d))
+        finally:
+            self.source.close()
+            log.info("stopped")
+
+    def _wait(self, waiter: Callable[[], object]) -> None:
+        if self.stopping.is_set():
+            return
+        self._waiting = True
+        try:
+            waiter()
+        except _Interrupt:
+            pass
+        finally:
+            self._waiting = False

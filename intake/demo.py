@@ -1,0 +1,128 @@
+"""`intake demo`: the whole bot on its embedded default (local Maildir, SQLite, replies as files).
+
+It imports a sample register, drops the sample season's mails into a Maildir,
+processes them end to end, prints what happened and then keeps watching the
+Maildir, so a new user sees the product with one command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from intake.config import Settings, parse_settings
+from intake.daemon import Daemon
+from intake.domain import ImportReport, Mailer
+from intake.mailbox.maildir import MaildirSource, deliver
+from intake.outbox.files import FileMailer
+from intake.pipeline import Context, import_register
+from intake.samples import demo_mails, register_csv
+from intake.storage.reports import messages_report, status_report
+
+DEMO_CONFIG = """
+[award]
+year = 2017
+mailbox = "kvalitetsutmarkelsen@stockholm.se"
+protocol_deadline = 2017-06-30
+
+[source]
+kind = "maildir"
+maildir = "{dir}/maildir"
+
+[smtp]
+from = "Kvalitetsutmärkelsen <kvalitetsutmarkelsen@stockholm.se>"
+
+[outbox]
+transport = "files"
+path = "{dir}/outbox"
+replies_per_hour = 20
+
+[database]
+url = "sqlite:///{dir}/intake.db"
+
+[imap]
+poll_interval = 2
+"""
+
+OUTCOME_WORDS = {
+    "confirmed": "bekräftat",
+    "incomplete": "ofullständigt",
+    "needs_review": "granskas",
+    "ignored": "ignorerat",
+    None: "ej behandlat",
+}
+STATE_WORDS = {
+    "confirmed": "bekräftad",
+    "awaiting_protocol": "väntar på protokoll",
+    "needs_review": "granskas",
+}
+
+
+def demo_settings(directory: Path) -> Settings:
+    return parse_settings(DEMO_CONFIG.format(dir=directory.resolve().as_posix()), {})
+
+
+def run_demo(
+    directory: Path,
+    *,
+    fresh: bool,
+    once: bool,
+    make_context: Callable[[Settings], Context],
+    import_summary: Callable[[ImportReport], str],
+) -> int:
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    first_time = not (directory / "intake.db").exists()
+    settings = demo_settings(directory)
+    ctx = make_context(settings)
+    maildir = Path(settings.source.maildir)
+    source = MaildirSource(maildir, poll_interval=settings.imap.poll_interval)
+
+    if first_time:
+        report = import_register(ctx, "register.csv", register_csv(), actor="demo")
+        print(f"Registret för 2017: {import_summary(report)}")
+        for sample in demo_mails():
+            key = deliver(maildir, sample.raw)
+            stamp = sample.received_at.timestamp()
+            for sub in ("new", "cur"):
+                path = maildir / sub / key
+                if path.exists():
+                    os.utime(path, (stamp, stamp))
+
+    daemon = Daemon(ctx, source, _file_mailer(settings), wait_seconds=settings.imap.poll_interval)
+    daemon.run_once()
+    print_summary(ctx, settings)
+    if once:
+        source.close()
+        return 0
+    print(f"\nBoten bevakar nu {maildir}/new: lägg dit ett mejl (.eml) så besvaras det.")
+    print("Avsluta med Ctrl-C.")
+    daemon.install_signal_handlers()
+    daemon.run()
+    return 0
+
+
+def _file_mailer(settings: Settings) -> Callable[[], AbstractContextManager[Mailer | None]]:
+    return lambda: nullcontext(FileMailer(Path(settings.outbox.path)))
+
+
+def print_summary(ctx: Context, settings: Settings) -> None:
+    with ctx.sessions.begin() as session:
+        messages = messages_report(session)
+        units = status_report(session, settings.award.year)
+    print(f"\nMejl i brevlådan ({len(messages)}):")
+    for item in messages:
+        missing = ", ".join(item["missing"])
+        print(f"  {item['received_at'][:10]}  {item['from']:<32} {OUTCOME_WORDS[item['outcome']]:<14}"
+              f" {missing}")
+        print(f"      {item['subject']}")
+    print(f"\nEnheter ({len(units)}):")
+    for unit in units:
+        protocol = unit["protocol"]
+        detail = f" ({protocol['paragraph']}, {protocol['meeting_date']})" if protocol else ""
+        print(f"  {STATE_WORDS.get(unit['state'], unit['state']):<20} {unit['unit']}, {unit['board']}{detail}")
+    print(f"\nSvaren till avsändarna finns som .eml-filer i {settings.outbox.path}")
+    print(f"Databasen: {settings.database.url}")

@@ -1,0 +1,233 @@
+"""SMTP transport: deliver rendered replies with smtplib and translate its errors into ours.
+
+Used once per mail (`mailer.send(mail)`) it opens and closes a connection each
+time. Used as a context manager it keeps one connection open across sends, so
+an outbox run of a thousand replies costs a handful of connections, not a
+thousand; a connection the server dropped while idle is replaced once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import ssl
+from types import TracebackType
+
+from intake.config import SmtpSettings
+from intake.domain import OutgoingMail
+from intake.errors import PermanentSendError, TransientSendError
+
+log = logging.getLogger(__name__)
+
+# Many servers cap the messages of one session (Exchange, hosted relays) and answer
+# 421 past it; reconnecting a little earlier keeps those refusals out of the retry queue.
+MAX_MESSAGES_PER_CONNECTION = 100
+
+FIRST_PERMANENT_CODE = 500
+SERVICE_CLOSING = 421  # the server is about to drop the session, not refusing the mail
+REDACTED = "***"
+
+
+class SmtpMailer:
+    """A `Mailer` over SMTP with security "ssl" (implicit TLS), "starttls" or "none"."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        max_messages_per_connection: int = MAX_MESSAGES_PER_CONNECTION,
+    ) -> None:
+        if settings.security not in ("ssl", "starttls", "none"):
+            raise ValueError(f"smtp.security: unknown mode {settings.security!r}")
+        self.settings = settings
+        self.ssl_context = ssl_context
+        self.max_messages_per_connection = max_messages_per_connection
+        self.connections_opened = 0  # for logs and tests: reuse is the point
+        self._connection: smtplib.SMTP | None = None
+        self._sent_on_connection = 0
+        self._keep_open = False
+
+    # --- lifetime ---------------------------------------------------------------
+
+    def __enter__(self) -> SmtpMailer:
+        self._keep_open = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect now and keep the connection for later sends (until `close`)."""
+        self._keep_open = True
+        if self._connection is None:
+            self._connection = self._connect()
+            self._sent_on_connection = 0
+
+    def close(self) -> None:
+        """Say QUIT and forget the connection; later sends connect again."""
+        self._keep_open = False
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.close()  # the server is gone already; nothing to say goodbye to
+
+    # --- sending ----------------------------------------------------------------
+
+    def send(self, mail: OutgoingMail) -> None:
+        """Deliver one mail, or raise TransientSendError / PermanentSendError."""
+        if not self._keep_open:
+            try:
+                self._deliver(mail, reused=False)
+            finally:
+                self.close()
+            return
+        if self._connection is not None and (
+            self._sent_on_connection >= self.max_messages_per_connection
+        ):
+            self._drop()
+        reused = self._connection is not None
+        try:
+            self._deliver(mail, reused=reused)
+        except _StaleConnection:
+            log.info("SMTP %s: connection was dropped, reconnecting", self._where())
+            self._deliver(mail, reused=False)
+
+    def _deliver(self, mail: OutgoingMail, *, reused: bool) -> None:
+        if self._connection is None:
+            self._connection = self._connect()
+            self._sent_on_connection = 0
+        try:
+            refused = self._connection.sendmail(mail.sender, list(mail.recipients), mail.raw)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if reused:
+                raise _StaleConnection from exc
+            raise TransientSendError(self._describe(exc)) from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == SERVICE_CLOSING:
+                self._drop()
+                if reused:
+                    raise _StaleConnection from exc
+            raise self._error(exc) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            error = self._error(exc)
+            if isinstance(error, TransientSendError):
+                self._drop()  # a timeout or reset leaves the session in an unknown state
+            raise error from exc
+        self._sent_on_connection += 1
+        if refused:
+            # Delivered to the others already: raising would make a retry send it twice.
+            log.warning(
+                "SMTP %s: %s accepted, but these recipients were refused: %s",
+                self._where(),
+                mail.message_id,
+                self._scrub(", ".join(f"{a} ({c})" for a, (c, _) in refused.items())),
+            )
+
+    # --- connecting -------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        connection: smtplib.SMTP | None = None
+        try:
+            if settings.security == "ssl":
+                connection = smtplib.SMTP_SSL(
+                    settings.host,
+                    settings.port,
+                    timeout=settings.timeout,
+                    context=self._tls_context(),
+                )
+            else:
+                connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+            connection.ehlo()
+            if settings.security == "starttls":
+                if not connection.has_extn("starttls"):
+                    # Never fall back to plain text: the password and replies would travel open.
+                    raise PermanentSendError(
+                        f"SMTP {self._where()}: server does not offer STARTTLS "
+                        "(set smtp.security to match the server)"
+                    )
+                connection.starttls(context=self._tls_context())
+                connection.ehlo()
+            if settings.username:
+                connection.login(settings.username, settings.password)
+        except PermanentSendError:
+            _close_quietly(connection)
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            _close_quietly(connection)
+            raise self._error(exc) from exc
+        self.connections_opened += 1
+        return connection
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self.ssl_context is None:
+            self.ssl_context = ssl.create_default_context()
+        return self.ssl_context
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        _close_quietly(connection)
+
+    # --- errors -----------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> TransientSendError | PermanentSendError:
+        """Our error for a library error: 4xx and network trouble retry, 5xx do not."""
+        message = self._describe(exc)
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(code >= FIRST_PERMANENT_CODE for code in codes):
+                return PermanentSendError(message)
+            return TransientSendError(message)
+        if isinstance(exc, smtplib.SMTPResponseException):
+            if exc.smtp_code >= FIRST_PERMANENT_CODE:
+                return PermanentSendError(message)
+            return TransientSendError(message)
+        if isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+            return TransientSendError(message)
+        # SMTPNotSupportedError and the like: the server lacks what we are set up to use.
+        return PermanentSendError(message)
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            detail = "; ".join(
+                f"{address}: {code} {_text(reply)}" for address, (code, reply) in exc.recipients.items()
+            )
+            text = f"recipients refused: {detail}"
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            text = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        else:
+            text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return self._scrub(f"SMTP {self._where()}: {text}")
+
+    def _scrub(self, text: str) -> str:
+        # Servers sometimes echo what they were sent; a password must not reach a log.
+        password = self.settings.password
+        return text.replace(password, REDACTED) if password else text
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+
+class _StaleConnection(Exception):
+    """A kept connection turned out to be closed by the server; connect again once."""
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def _close_quietly(connection: smtplib.SMTP | None) -> None:
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.close()

@@ -1,0 +1,29 @@
+"""The pipeline: the one place where the stages compose (ingest, process, send)."""
+
+from intake.domain import Mailer, MailSource
+from intake.pipeline.context import Context, PollReport
+from intake.pipeline.ingest import ingest
+from intake.pipeline.register import import_register
+from intake.pipeline.process import process_message, process_pending, reprocess
+from intake.pipeline.send import recover_interrupted_sends, send_due
+
+__all__ = [
+    "Context",
+    "PollReport",
+    "import_register",
+    "ingest",
+    "poll_once",
+    "process_message",
+    "process_pending",
+    "recover_interrupted_sends",
+    "reprocess",
+    "send_due",
+]
+
+
+def poll_once(ctx: Context, source: MailSource, mailer: Mailer | None) -> PollReport:
+    """Fetch and store what is new, process everything stored, send what is due (unless no mailer)."""
+    stored = ingest(ctx, source)
+    processed = process_pending(ctx)
+    sent = send_due(ctx, mailer) if mailer is not None else 0
+    return PollReport(stored=stored, processed=processed, sent=sent)

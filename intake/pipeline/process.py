@@ -1,0 +1,178 @@
+"""Process one stored mail: parse, read, understand, match, decide, record, queue the reply.
+
+Everything for one mail happens in one transaction. If anything raises, that
+transaction rolls back and a fresh one shunts the mail: status `failed`, the
+traceback kept, a review item opened, raw bytes untouched. One bad mail never
+stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from intake.automail import automatic_reason
+from intake.decisions import Evidence, decide
+from intake.domain import Decision, DocType, Outcome, ParsedMail, UnitMatch, UnitState
+from intake.errors import MailParseError, TransientError
+from intake.identity import sha256_hex
+from intake.matching import match_units
+from intake.parsing import parse_mail
+from intake.pipeline.context import Context
+from intake.pipeline.replying import queue_reply
+from intake.reading import is_document_candidate, read_document
+from intake.storage import store
+from intake.storage.models import AttachmentRow, MatchRow, MessageRow, UnitRow
+from intake.understanding import understand
+
+log = logging.getLogger(__name__)
+
+
+def process_pending(ctx: Context) -> int:
+    """Process every stored mail not yet processed, oldest first."""
+    with ctx.sessions.begin() as session:
+        pending = [row.id for row in store.pending_messages(session)]
+    for pk in pending:
+        process_message(ctx, pk)
+    return len(pending)
+
+
+def process_message(ctx: Context, pk: int, *, reply: bool = True) -> Outcome | None:
+    try:
+        with ctx.sessions.begin() as session:
+            message = session.get_one(MessageRow, pk)
+            outcome = _process(ctx, session, message, reply=reply)
+        ctx.crashpoint("after_process")
+        return outcome
+    except TransientError:
+        log.warning("message %d left for the next round: transient error", pk, exc_info=True)
+        return None
+    except Exception as exc:  # noqa: BLE001 - shunt: one bad mail never stops the others
+        log.exception("message %d failed; kept for review", pk)
+        with ctx.sessions.begin() as session:
+            message = session.get_one(MessageRow, pk)
+            message.status = "failed"
+            message.outcome = Outcome.NEEDS_REVIEW
+            message.error = "".join(traceback.format_exception(exc))
+            message.processed_at = ctx.clock()
+            store.open_review(session, message, f"Behandlingen misslyckades: {exc}")
+            store.audit(session, ctx.actor, "message_failed", f"message:{message.message_id}",
+                        error=repr(exc))
+        return Outcome.NEEDS_REVIEW
+
+
+def reprocess(ctx: Context, message_id: str, *, reply: bool = False) -> Outcome | None:
+    """Run the pipeline again on a stored mail; answer again only when asked."""
+    with ctx.sessions.begin() as session:
+        message = store.first_message_with_id(session, message_id)
+        if message is None:
+            raise LookupError(f"no stored message with Message-ID {message_id}")
+        _reset(session, message)
+        message.status = "stored"
+        store.audit(session, ctx.actor, "message_reprocess", f"message:{message_id}", reply=reply)
+        pk = message.id
+    return process_message(ctx, pk, reply=reply)
+
+
+def _reset(session: Session, message: MessageRow) -> None:
+    message.attachments.clear()
+    message.matches.clear()
+    for item in store.open_reviews(session, message):
+        item.status = "superseded"
+    for unit in store.units_confirmed_by(session, message):
+        unit.state = UnitState.AWAITING_PROTOCOL
+        unit.protocol_message_pk = None
+    session.flush()
+
+
+def _process(ctx: Context, session: Session, message: MessageRow, *, reply: bool) -> Outcome:
+    settings = ctx.settings
+    register = [store.to_unit(row) for row in store.unit_rows(session, settings.award.year)]
+    evidence_args: dict[str, object] = {}
+    mail: ParsedMail | None = None
+    try:
+        mail = parse_mail(message.raw)
+    except MailParseError as exc:
+        evidence_args["parse_error"] = str(exc)
+
+    matches: list[UnitMatch] = []
+    if mail is not None:
+        message.from_addr, message.from_name = mail.from_addr, mail.from_name
+        message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
+        candidates = [a for a in mail.all_attachments() if is_document_candidate(a)]
+        documents = [read_document(a) for a in candidates]
+        understandings = [understand(d) for d in documents if d.unreadable is None and d.text.strip()]
+        for understanding in understandings:
+            if understanding.doc_type is DocType.PROTOCOL:
+                matches.extend(match_units(understanding.text, register, understanding.filename))
+        matches = list({m.unit_id: m for m in reversed(matches)}.values())[::-1]
+        for attachment, document in zip(candidates, documents, strict=True):
+            kind = next((u.doc_type for u in understandings if u.filename == document.filename), None)
+            message.attachments.append(AttachmentRow(
+                filename=attachment.filename, content_type=attachment.content_type,
+                size=len(attachment.data), sha256=sha256_hex(attachment.data),
+                doc_type=kind, pages=len(document.pages), unreadable=document.unreadable,
+                text=document.text,
+            ))
+        evidence_args.update(
+            automatic=automatic_reason(mail, {ctx.settings.bot_address, settings.award.mailbox}),
+            candidates=len(candidates),
+            documents=tuple(documents),
+            understandings=tuple(understandings),
+            matches=tuple(matches),
+        )
+
+    decision = decide(Evidence(
+        award_year=settings.award.year,
+        register=tuple(register),
+        late=_is_late(ctx, message.received_at),
+        **evidence_args,  # type: ignore[arg-type]
+    ))
+    _record(ctx, session, message, decision, matches)
+    if decision.send_reply and reply and mail is not None:
+        queue_reply(ctx, session, message, mail, decision, register)
+    log.info("message %s from %s: %s %s", message.message_id, message.from_addr,
+             decision.outcome, ",".join(decision.missing))
+    return decision.outcome
+
+
+def _is_late(ctx: Context, received_at: datetime) -> bool:
+    award = ctx.settings.award
+    return received_at.astimezone(award.tz).date() > award.protocol_deadline
+
+
+def _record(ctx: Context, session: Session, message: MessageRow, decision: Decision,
+            matches: list[UnitMatch]) -> None:
+    units = {row.unit_id: row for row in store.unit_rows(session, ctx.settings.award.year)}
+    for match in matches:
+        message.matches.append(MatchRow(unit=units[match.unit_id], mention=match.mention,
+                                        score=match.score, filename=match.filename))
+    document = decision.document
+    message.document = None if document is None else {
+        "filename": document.filename,
+        "doc_type": str(document.doc_type),
+        "committee": document.committee,
+        "meeting_date": document.meeting_date.isoformat() if document.meeting_date else None,
+        "paragraph": document.paragraph,
+        "year": document.year,
+        "has_decision": document.has_decision,
+        "adjusted": document.adjusted,
+    }
+    message.outcome = decision.outcome
+    message.missing = [str(code) for code in decision.missing]
+    message.reasons = list(decision.reasons)
+    message.status = "processed"
+    message.processed_at = ctx.clock()
+    if decision.outcome is Outcome.IGNORED:
+        message.automatic_reason = decision.reasons[0] if decision.reasons else None
+    if decision.unit_state is not None:
+        for unit_id in decision.units:
+            row: UnitRow = units[unit_id]
+            store.set_unit_state(session, row, decision.unit_state, message, ctx.actor)
+    if decision.outcome is Outcome.NEEDS_REVIEW:
+        store.open_review(session, message, " ".join(decision.reasons))
+    store.audit(session, ctx.actor, "message_processed", f"message:{message.message_id}",
+                outcome=str(decision.outcome), missing=message.missing, units=list(decision.units))

@@ -1,0 +1,58 @@
+"""Put the reply a decision implies in the outbox, in the decision's own transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+from sqlalchemy.orm import Session
+
+from intake.domain import Decision, ParsedMail, Unit, UnitState
+from intake.pipeline.context import Context
+from intake.storage import store
+from intake.storage.models import MessageRow, ReplyRow
+
+log = logging.getLogger(__name__)
+BUDGET_WINDOW = timedelta(hours=1)
+
+
+def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: ParsedMail,
+                decision: Decision, register: list[Unit]) -> ReplyRow | None:
+    recipient = (mail.reply_to or mail.from_addr or "").strip()
+    if not recipient:
+        store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
+        return None
+    by_id = {unit.unit_id: unit for unit in register}
+    confirmed = [by_id[u] for u in decision.units if decision.unit_state is UnitState.CONFIRMED]
+    now = ctx.clock()
+    outgoing = ctx.renderer.compose_reply(
+        original=mail,
+        decision=decision,
+        confirmed_units=confirmed,
+        unknown_mentions=list(decision.unknown_mentions),
+        missing_units=[by_id[u] for u in decision.missing_units],
+        award=ctx.settings.award,
+        sender=ctx.settings.smtp.sender or ctx.settings.award.mailbox,
+        now=now,
+    )
+    kind = "auto" if store.auto_reply_for(session, message) is None else "repeat"
+    recent = store.replies_to_since(session, recipient, now - BUDGET_WINDOW)
+    held = recent >= ctx.settings.outbox.replies_per_hour
+    row = ReplyRow(
+        message_pk=message.id, kind=kind, message_id=outgoing.message_id,
+        sender=outgoing.sender, recipient=recipient, subject=_subject(outgoing.raw),
+        raw=outgoing.raw, status="held" if held else "queued", next_attempt_at=now,
+        last_error=(f"Svarsgränsen nådd: {recent} svar till {recipient} den senaste timmen."
+                    if held else None),
+    )
+    session.add(row)
+    store.audit(session, ctx.actor, "reply_held" if held else "reply_queued",
+                f"message:{message.message_id}", reply=outgoing.message_id, to=recipient)
+    if held:
+        log.warning("reply to %s held back: %d replies in the last hour", recipient, recent)
+    return row
+
+
+def _subject(raw: bytes) -> str:
+    return str(message_from_bytes(raw, policy=policy.default).get("Subject", ""))

@@ -1,0 +1,214 @@
+"""Replies: render the Swedish answer to one sender as a complete, threaded MIME message.
+
+Pure: no sockets, no database, no environment. The wording lives in Jinja2
+templates (``<outcome>.txt`` and ``<outcome>.html`` in the folder given to
+`ReplyRenderer`); this module chooses the template, fills in the facts and
+builds the headers that keep the reply in the sender's thread and keep
+auto-responders from answering it (RFC 3834).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from intake.config import AwardSettings
+from intake.domain import Decision, Outcome, OutgoingMail, ParsedMail, Unit, unique
+from intake.errors import ConfigError
+
+SWEDISH_MONTHS = (
+    "januari", "februari", "mars", "april", "maj", "juni",
+    "juli", "augusti", "september", "oktober", "november", "december",
+)  # fmt: skip
+
+ANSWERED_OUTCOMES = frozenset({Outcome.CONFIRMED, Outcome.INCOMPLETE, Outcome.NEEDS_REVIEW})
+
+# "SV:" is what Swedish Outlook writes, "AW:" German; "VS:" (a forward) is not a reply.
+REPLY_PREFIX = re.compile(r"^\s*(?:re|sv|aw)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
+REPLY_PREFIX_TEXT = "Re: "
+
+# A msg-id we may copy into our own headers: printable ASCII between angle brackets,
+# short enough to fit a header line (RFC 5322 caps lines at 998 characters).
+MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>")
+
+# Long threads would grow References without end; RFC 5322 allows trimming the
+# middle, and keeping the first id lets clients still find the thread's root.
+MAX_REFERENCES = 20
+
+# Only raw header values set with set_raw are affected: they are folded by hand below,
+# and refolding would turn a long msg-id into an RFC 2047 word that breaks threading.
+MAIL_POLICY = policy.SMTP.clone(refold_source="none")
+HEADER_CONTINUATION = "\r\n "
+
+CONTENT_LANGUAGE = "sv"
+TRANSFER_ENCODING = "quoted-printable"  # keeps the raw .eml readable; lines are long
+BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def swedish_date(day: date) -> str:
+    """30 juni 2017, as a Swedish letter writes it."""
+    return f"{day.day} {SWEDISH_MONTHS[day.month - 1]} {day.year}"
+
+
+def reply_subject(subject: str, fallback: str) -> str:
+    """The subject with one reply prefix; an existing Re:/SV:/AW: is kept as it is."""
+    text = " ".join(subject.split()) or fallback
+    return text if REPLY_PREFIX.match(text) else REPLY_PREFIX_TEXT + text
+
+
+def thread_ids(original: ParsedMail) -> tuple[str | None, tuple[str, ...]]:
+    """(In-Reply-To, References) for a reply to `original`, per RFC 5322 section 3.6.4."""
+    parents = original.references or ((original.in_reply_to,) if original.in_reply_to else ())
+    # A synthesised id was never on the wire: no client could thread on it.
+    own = () if original.message_id_synthesised else (original.message_id,)
+    ids = [i for i in unique((*parents, *own)) if MESSAGE_ID.fullmatch(i)]
+    if len(ids) > MAX_REFERENCES:
+        ids = [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+    in_reply_to = own[0] if own and MESSAGE_ID.fullmatch(own[0]) else None
+    return in_reply_to, tuple(ids)
+
+
+def reply_recipient(original: ParsedMail) -> tuple[str, str]:
+    """(display name, address) the reply goes to: Reply-To when given, else From."""
+    if original.reply_to:
+        for name, address in getaddresses([original.reply_to]):
+            if "@" in address:
+                return name, address
+    if "@" in original.from_addr:
+        return original.from_name, original.from_addr
+    raise ValueError(f"no address to reply to in {original.message_id}")
+
+
+def _domain(*addresses: str) -> str:
+    for text in addresses:
+        address = parseaddr(text)[1]
+        if "@" in address:
+            return address.rsplit("@", 1)[1].lower()
+    raise ValueError("the reply's sender has no address with a domain")
+
+
+class ReplyRenderer:
+    """Renders replies from the templates in one folder."""
+
+    def __init__(self, template_dir: Path) -> None:
+        if not template_dir.is_dir():
+            raise ConfigError(f"reply templates: folder {template_dir} not found")
+        self.template_dir = template_dir
+        self.env = Environment(
+            loader=FileSystemLoader(template_dir),
+            undefined=StrictUndefined,  # a missing variable fails a test, never a sent mail
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["swedish_date"] = swedish_date
+
+    def render(self, outcome: Outcome, context: dict[str, Any]) -> tuple[str, str]:
+        """(plain text, HTML) for one outcome."""
+        text = self.env.get_template(f"{outcome.value}.txt").render(context)
+        html = self.env.get_template(f"{outcome.value}.html").render(context)
+        # Optional paragraphs leave blank runs behind; a phone shows them as gaps.
+        text = BLANK_LINES.sub("\n\n", text).strip() + "\n"
+        return text, html
+
+    def compose_reply(
+        self,
+        *,
+        original: ParsedMail,
+        decision: Decision,
+        confirmed_units: Sequence[Unit],
+        unknown_mentions: Sequence[str],
+        missing_units: Sequence[Unit],
+        award: AwardSettings,
+        sender: str,
+        reply_to_address: str,
+        now: datetime,
+        message_id: str | None = None,
+    ) -> OutgoingMail:
+        """The reply to `original` for `decision`, as bytes ready for any transport."""
+        if decision.outcome not in ANSWERED_OUTCOMES:
+            raise ValueError(f"outcome {decision.outcome} is never answered")
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        context = reply_context(
+            decision=decision,
+            confirmed_units=confirmed_units,
+            unknown_mentions=unknown_mentions,
+            missing_units=missing_units,
+            award=award,
+            now=now,
+        )
+        text, html = self.render(decision.outcome, context)
+
+        to_name, to_address = reply_recipient(original)
+        envelope_sender = parseaddr(sender)[1] or award.mailbox
+        own_id = message_id or make_msgid(domain=_domain(sender, award.mailbox))
+        in_reply_to, references = thread_ids(original)
+
+        msg = EmailMessage(policy=MAIL_POLICY)
+        msg["From"] = sender
+        msg["To"] = Address(display_name=to_name, addr_spec=to_address)
+        if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
+            msg["Reply-To"] = reply_to_address
+        msg["Subject"] = reply_subject(original.subject, f"Kvalitetsutmärkelsen {award.year}")
+        msg["Date"] = format_datetime(now.astimezone(award.tz))
+        msg.set_raw("Message-ID", own_id)
+        if in_reply_to:
+            msg.set_raw("In-Reply-To", in_reply_to)
+        if references:
+            msg.set_raw("References", HEADER_CONTINUATION.join(references))
+        msg["Auto-Submitted"] = "auto-replied"
+        # Exchange and Outlook honour this one instead of Auto-Submitted.
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg.set_content(text, subtype="plain", charset="utf-8", cte=TRANSFER_ENCODING)
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte=TRANSFER_ENCODING)
+        # After the body: set_content and add_alternative drop or move Content-* headers.
+        msg["Content-Language"] = CONTENT_LANGUAGE
+
+        return OutgoingMail(
+            message_id=own_id,
+            sender=envelope_sender,
+            recipients=(to_address,),
+            raw=msg.as_bytes(),
+        )
+
+
+def reply_context(
+    *,
+    decision: Decision,
+    confirmed_units: Sequence[Unit],
+    unknown_mentions: Sequence[str],
+    missing_units: Sequence[Unit],
+    award: AwardSettings,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every variable the templates may use; each is always present (StrictUndefined)."""
+    document = decision.document
+    meeting = document.meeting_date if document else None
+    return {
+        "outcome": decision.outcome.value,
+        "missing": [code.value for code in decision.missing],
+        "confirmed_units": list(confirmed_units),
+        "unknown_mentions": list(unique(m.strip() for m in unknown_mentions if m.strip())),
+        "missing_units": list(missing_units),
+        "year": award.year,
+        "mailbox": award.mailbox,
+        "deadline": swedish_date(award.protocol_deadline),
+        "before_deadline": now.astimezone(award.tz).date() <= award.protocol_deadline,
+        "committee": document.committee if document else None,
+        "meeting_date": swedish_date(meeting) if meeting else None,
+        "paragraph": document.paragraph if document else None,
+        "document_year": document.year if document else None,
+        "doc_type": document.doc_type.value if document else None,
+        "document_name": document.filename if document and document.filename else None,
+    }

@@ -1,0 +1,64 @@
+"""Decision rules: each outcome and missing code from the evidence a mail gives."""
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from intake.decisions import Evidence, decide
+from intake.domain import DocType, DocumentText, Missing, Outcome, Page, Understanding, Unit, UnitMatch, UnitState
+
+BOARD = "Socialnämnden"
+REGISTER = (
+    Unit("S1", 2017, "Korttidshemmet Drömmen", "Socialtjänst", "Socialförvaltningen", BOARD),
+    Unit("S2", 2017, "Förstärkningsteamet", "Socialtjänst", "Socialförvaltningen", BOARD),
+    Unit("B1", 2017, "Enheten för arbete och försörjning", "Socialtjänst", "Bromma SDF", "Bromma stadsdelsnämnd"),
+)
+DOC = DocumentText("p.pdf", "application/pdf", (Page(1, "text"),))
+PROTOCOL = Understanding("p.pdf", DocType.PROTOCOL, BOARD, date(2017, 6, 13), "§ 9", 2017, True, True)
+BOTH = (UnitMatch("S1", "Korttidshemmet Drömmen", 100, "p.pdf"), UnitMatch("S2", "Förstärkningsteamet", 100, "p.pdf"))
+GOOD = Evidence(2017, REGISTER, candidates=1, documents=(DOC,), understandings=(PROTOCOL,), matches=BOTH)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "outcome", "missing", "state"),
+    [
+        (GOOD, Outcome.CONFIRMED, (), UnitState.CONFIRMED),
+        (replace(GOOD, automatic="auto-submitted"), Outcome.IGNORED, (), None),
+        (replace(GOOD, parse_error="no headers"), Outcome.NEEDS_REVIEW, (), None),
+        (replace(GOOD, candidates=0, documents=(), understandings=(), matches=()),
+         Outcome.INCOMPLETE, (Missing.NO_ATTACHMENT,), None),
+        (replace(GOOD, documents=(DocumentText("p.pdf", "application/pdf", unreadable="krypterad"),),
+                 understandings=(), matches=()),
+         Outcome.INCOMPLETE, (Missing.UNREADABLE_ATTACHMENT,), None),
+        (replace(GOOD, documents=(DocumentText("bild.jpg", "image/jpeg"),), understandings=(), matches=()),
+         Outcome.NEEDS_REVIEW, (), None),
+        (replace(GOOD, understandings=(replace(PROTOCOL, doc_type=DocType.PROPOSAL),), matches=()),
+         Outcome.INCOMPLETE, (Missing.NOT_PROTOCOL,), None),
+        (replace(GOOD, understandings=(replace(PROTOCOL, has_decision=False),)),
+         Outcome.INCOMPLETE, (Missing.NO_DECISION,), None),
+        (replace(GOOD, understandings=(replace(PROTOCOL, adjusted=False),)),
+         Outcome.INCOMPLETE, (Missing.NOT_ADJUSTED,), None),
+        (replace(GOOD, understandings=(replace(PROTOCOL, year=2016),)),
+         Outcome.INCOMPLETE, (Missing.WRONG_YEAR,), None),
+        (replace(GOOD, matches=BOTH[:1]), Outcome.INCOMPLETE, (Missing.REGISTERED_UNIT_MISSING,),
+         UnitState.CONFIRMED),
+        (replace(GOOD, late=True), Outcome.INCOMPLETE, (Missing.LATE,), UnitState.NEEDS_REVIEW),
+        (replace(GOOD, candidates=0, documents=(), understandings=(), matches=(), late=True),
+         Outcome.INCOMPLETE, (Missing.NO_ATTACHMENT, Missing.LATE), None),
+        (replace(GOOD, matches=()), Outcome.NEEDS_REVIEW, (), None),
+    ],
+)
+def test_rules(evidence: Evidence, outcome: Outcome, missing: tuple[Missing, ...], state: UnitState | None) -> None:
+    decision = decide(evidence)
+    assert decision.outcome is outcome
+    assert decision.missing == missing
+    assert decision.unit_state is state
+    assert decision.reasons, "every decision records its reasons"
+    assert decision.send_reply is (outcome is not Outcome.IGNORED and evidence.parse_error is None)
+
+
+def test_missing_units_named() -> None:
+    decision = decide(replace(GOOD, matches=BOTH[:1]))
+    assert decision.units == ("S1",)
+    assert decision.missing_units == ("S2",)  # same board; Bromma's unit is not this board's
