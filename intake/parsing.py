@@ -18,6 +18,7 @@ mail-parser and ``email`` objects never leave this module.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.errors
 import email.header
@@ -25,6 +26,7 @@ import email.utils
 import hashlib
 import logging
 import mimetypes
+import quopri
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -47,7 +49,7 @@ GENERATED_NAME_STEM = "bilaga"  # Swedish, since coordinators and senders see th
 
 # Without at least one of these the bytes are not a mail but something else.
 MAIL_HEADERS = frozenset(
-    {"from", "sender", "to", "subject", "date", "message-id", "received", "mime-version"}
+    {"from", "sender", "to", "cc", "subject", "date", "message-id", "received", "return-path"}
 )
 BODY_TYPES = frozenset({"text/plain", "text/html"})
 # Parts of these main types are files even with no name and no disposition (Apple Mail).
@@ -125,11 +127,10 @@ def _parse_message(
         disposition = (part.get_content_disposition() or "").lower()
         filename = _filename(part)
         if part is not message and ctype in FORWARD_TYPES and part.is_multipart():
-            inner = part.get_payload(0)
             if depth + 1 > MAX_FORWARD_DEPTH:
                 defects.append(f"{ctype}: forwarded mail nested deeper than {MAX_FORWARD_DEPTH}")
-            elif isinstance(inner, Message):
-                forwarded.append(_parse_forwarded(inner, depth + 1))
+            else:
+                forwarded.append(_parse_forwarded(part, depth + 1))
         elif part.is_multipart():
             continue  # its children come next
         elif _is_body(part, filename, disposition):
@@ -170,11 +171,22 @@ def _parse_message(
     )
 
 
-def _parse_forwarded(inner: Message, depth: int) -> ParsedMail:
+def _parse_forwarded(part: Message, depth: int) -> ParsedMail:
+    payload = part.get_payload(0)
+    inner = payload if isinstance(payload, Message) else Message()
+    encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
     try:
-        raw = inner.as_bytes()
+        if encoding in ("base64", "quoted-printable"):
+            # RFC 2046 forbids it but Outlook does it; email parsed the encoded text as a
+            # headerless mail, so decode that text and parse it again
+            encoded = str(inner.get_payload()).encode("ascii", "surrogateescape")
+            decode = base64.b64decode if encoding == "base64" else quopri.decodestring
+            raw = decode(encoded)
+            inner = email.message_from_bytes(raw)
+        else:
+            raw = inner.as_bytes()
     except Exception:  # a broken inner mail may not re-serialise; the id just needs to be stable
-        raw = inner.as_string().encode("utf-8", "surrogateescape")
+        raw = str(inner).encode("utf-8", "surrogateescape")
     parser: Any = None
     notes = []
     try:
@@ -213,7 +225,7 @@ def _decode_words(text: str) -> str:
         return text
     try:
         return str(email.header.make_header(email.header.decode_header(text)))
-    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+    except (email.errors.MessageError, LookupError, ValueError):  # unknown or garbled charset
         return text
 
 
@@ -270,13 +282,16 @@ def _describe(defect: object) -> str:
 
 def _filename(part: Message) -> str:
     """The part's file name: Content-Disposition filename, else Content-Type name."""
-    value = _param(part, "content-disposition", "filename")
-    if value is None:
-        value = _param(part, "content-type", "name")
-    if value is None:
-        return ""
-    # surrogateescape keeps bytes a wrong charset label can't decode, for _repair to guess
-    text = email.utils.collapse_rfc2231_value(value, errors="surrogateescape")
+    try:
+        value = _param(part, "content-disposition", "filename")
+        if value is None:
+            value = _param(part, "content-type", "name")
+        if value is None:
+            return ""
+        # surrogateescape keeps bytes a wrong charset label can't decode, for _repair to guess
+        text = email.utils.collapse_rfc2231_value(value, errors="surrogateescape")
+    except (TypeError, ValueError, IndexError, email.errors.MessageError):
+        return ""  # garbled parameters (the stdlib trips on broken RFC 2231 continuations)
     text = _repair(_decode_words(text))
     text = re.split(r"[/\\]", text)[-1]  # some clients send the sender's full path
     return " ".join(_CONTROL.sub(" ", text).split())
@@ -314,7 +329,7 @@ def _decode_text(part: Message) -> tuple[str, str | None]:
     for charset in (first, *FALLBACK_CHARSETS) if first else FALLBACK_CHARSETS:
         try:
             text = data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown label, wrong label, NUL in the label
             continue
         note = None
         if declared and charset != first:

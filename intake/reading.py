@@ -15,15 +15,14 @@ import logging
 import zipfile
 from collections.abc import Callable
 
-from pypdf import PdfReader
-from pypdf.constants import PasswordType
-from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from intake.domain import Attachment, DocumentText, Page
 
 log = logging.getLogger(__name__)
 
-MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # what Exchange accepts; anything bigger is not an extract
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # a usual mail size limit; no protokollsutdrag is bigger
 MAX_PAGES = 200  # a protokollsutdrag is a few pages; a whole year's minutes is not read to the end
 PDF_MAGIC = b"%PDF-"
 PDF_SNIFF_BYTES = 1024  # PDF readers accept junk before the header within the first KB
@@ -78,8 +77,10 @@ NOT_DOCUMENT_TYPES = frozenset(
         "application/ms-tnef",  # winmail.dat
     }
 )
-DOCUMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".odt", ".rtf")
 NOT_DOCUMENT_EXTENSIONS = (".vcf", ".ics", ".p7s", ".asc", ".sig")
+# Bytes we can't place still count when labelled as a document: the sender meant one.
+DOCUMENT_TYPES = frozenset(MEDIA_TYPES[kind] for kind in DOCUMENT_KINDS - IMAGE_KINDS)
+DOCUMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt")
 
 
 def read_document(attachment: Attachment) -> DocumentText:
@@ -130,9 +131,8 @@ def is_document_candidate(attachment: Attachment) -> bool:
         return len(attachment.data) >= SIGNATURE_IMAGE_BYTES
     if kind in DOCUMENT_KINDS:
         return True
-    # Unreadable or unknown bytes still count when labelled as a document: the sender
-    # meant to send one, and "unreadable" is a better answer than "nothing attached".
-    return declared in MEDIA_TYPES.values() or name.endswith(DOCUMENT_EXTENSIONS)
+    # "unreadable" is a better answer than "nothing attached" to a broken document
+    return declared in DOCUMENT_TYPES or name.endswith(DOCUMENT_EXTENSIONS)
 
 
 # --- readers: bytes -> (pages, reason it could not be read) -------------------------
@@ -141,17 +141,23 @@ def is_document_candidate(attachment: Attachment) -> bool:
 def _read_pdf(data: bytes) -> tuple[list[Page], str | None]:
     try:
         pdf = PdfReader(io.BytesIO(data), strict=False)
-        if pdf.is_encrypted and pdf.decrypt("") == PasswordType.NOT_DECRYPTED:
-            return [], ENCRYPTED_PDF
-        count = len(pdf.pages)
+        locked = pdf.is_encrypted and pdf.decrypt("") == PasswordType.NOT_DECRYPTED
+        count = 0 if locked else len(pdf.pages)
     except FileNotDecryptedError:
-        return [], ENCRYPTED_PDF
+        locked = True
     except DependencyError:
         # AES needs the cryptography package: our setup's fault, not the sender's
         log.error("cannot decrypt an AES-encrypted PDF: install pypdf[crypto]")
-        return [], ENCRYPTED_PDF
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        locked = True
+    except NotImplementedError as exc:  # pypdf's answer to security handlers it lacks
+        log.info("PDF encryption not supported: %s", exc)
+        locked = True
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         log.info("corrupt PDF: %s: %s", type(exc).__name__, exc)
+        return [], CORRUPT_PDF
+    if locked:
+        return [], ENCRYPTED_PDF
+    if count == 0:
         return [], CORRUPT_PDF
     if count > MAX_PAGES:
         log.warning("PDF has %d pages; reading the first %d", count, MAX_PAGES)
@@ -160,7 +166,7 @@ def _read_pdf(data: bytes) -> tuple[list[Page], str | None]:
     for index in range(min(count, MAX_PAGES)):
         try:
             text = pdf.pages[index].extract_text() or ""
-        except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             # one broken page (a damaged scan) shouldn't hide the readable others
             log.info("page %d of a PDF unreadable: %s: %s", index + 1, type(exc).__name__, exc)
             failures += 1

@@ -78,14 +78,14 @@ def thread_ids(original: ParsedMail) -> tuple[str | None, tuple[str, ...]]:
 
 
 def reply_recipient(original: ParsedMail) -> tuple[str, str]:
-    """(display name, address) the reply goes to: Reply-To when given, else From."""
+    """(display name, address) the reply goes to: Reply-To when given, else From; ("", "") if none."""
     if original.reply_to:
         for name, address in getaddresses([original.reply_to]):
             if "@" in address:
                 return name, address
     if "@" in original.from_addr:
         return original.from_name, original.from_addr
-    raise ValueError(f"no address to reply to in {original.message_id}")
+    return "", ""
 
 
 def _domain(*addresses: str) -> str:
@@ -151,6 +151,8 @@ class ReplyRenderer:
         text, html = self.render(decision.outcome, context)
 
         to_name, to_address = reply_recipient(original)
+        if not to_address:
+            raise ValueError(f"no address to reply to in {original.message_id}")
         envelope_sender = parseaddr(sender)[1] or award.mailbox
         own_id = message_id or make_msgid(domain=_domain(sender, award.mailbox))
         in_reply_to, references = thread_ids(original)

@@ -48,7 +48,8 @@ DECISION_VERBS = re.compile(
     r"lagger .{0,40}till handlingarna|tar informationen till protokollet)\b"
 )
 NEGATIVE_DECISIONS = ("arendet bordlades", "arendet aterremitterades", "arendet utgar")
-PARAGRAPH = re.compile(r"(?:§\s*(\d{1,4}\s?[a-zA-Z]?)\b|\b(\d{1,4})\s?§)")
+PARAGRAPH = re.compile(r"§[ \t]*(\d{1,4}(?:[ \t]?[a-zA-Z])?)\b")
+PARAGRAPH_AFTER = re.compile(r"(?<![\d-])\b(\d{1,4})[ \t]?§")  # "12 §", never a date's day
 AWARD_YEAR = re.compile(r"kvalitetsutm\w*\s+(?:ar\s+)?((?:19|20)\d{2})")
 YEAR_BEFORE_AWARD = re.compile(r"((?:19|20)\d{2}) ars (?:upplaga|kvalitetsutm)")
 ISO_DATE = re.compile(r"\b((?:19|20)\d{2})-(\d{2})-(\d{2})\b")
@@ -64,7 +65,7 @@ def understand(document: DocumentText) -> Understanding:
     raw = document.text
     folded = fold(raw)
     protocol = sum(folded.count(signal) for signal in PROTOCOL_SIGNALS)
-    protocol += 1 if PARAGRAPH.search(raw) else 0
+    protocol += 1 if _paragraph(raw) else 0
     proposal = sum(folded.count(signal) for signal in PROPOSAL_SIGNALS)
     contribution = sum(folded.count(signal) for signal in CONTRIBUTION_SIGNALS)
 
@@ -106,11 +107,10 @@ def _meeting_date(simple: str) -> date | None:
 
 
 def _paragraph(raw: str) -> str | None:
-    match = PARAGRAPH.search(raw)
+    match = PARAGRAPH.search(raw) or PARAGRAPH_AFTER.search(raw)
     if not match:
         return None
-    number = (match.group(1) or match.group(2)).replace(" ", "")
-    return f"§ {number}"
+    return f"§ {match.group(1).replace(' ', '').replace(chr(9), '')}"
 
 
 def _award_year(folded: str) -> int | None:

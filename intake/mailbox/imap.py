@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
@@ -72,7 +73,7 @@ class ImapSource:
         uids = [int(key) for key in keys]
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start : start + FETCH_BATCH]
-            validity, found = self._call("fetch mails", lambda c, b=batch: self._fetch(c, b))
+            validity, found = self._call("fetch mails", partial(self._fetch, uids=batch))
             for uid in batch:
                 if uid in found:
                     raw, received_at = found[uid]
@@ -161,9 +162,7 @@ class ImapSource:
                 if reused and attempt == 1:
                     log.info("connection to %s lost (%s); reconnecting", self.name, _text(exc))
                     continue
-                raise MailboxUnavailable(
-                    f"could not {what} in {self.name}: {_text(exc)}"
-                ) from exc
+                raise MailboxUnavailable(f"could not {what} in {self.name}: {_text(exc)}") from exc
         raise AssertionError("unreachable")
 
     # --- commands ------------------------------------------------------------------

@@ -8,6 +8,7 @@ thousand; a connection the server dropped while idle is replaced once.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import smtplib
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_MESSAGES_PER_CONNECTION = 100
 
 FIRST_PERMANENT_CODE = 500
+AUTH_SUCCESSFUL = 235
 SERVICE_CLOSING = 421  # the server is about to drop the session, not refusing the mail
 REDACTED = "***"
 
@@ -91,9 +93,7 @@ class SmtpMailer:
             finally:
                 self.close()
             return
-        if self._connection is not None and (
-            self._sent_on_connection >= self.max_messages_per_connection
-        ):
+        if self._connection is not None and self._sent_on_connection >= self.max_messages_per_connection:
             self._drop()
         reused = self._connection is not None
         try:
@@ -160,7 +160,7 @@ class SmtpMailer:
                 connection.starttls(context=self._tls_context())
                 connection.ehlo()
             if settings.username:
-                connection.login(settings.username, settings.password)
+                self._login(connection)
         except PermanentSendError:
             _close_quietly(connection)
             raise
@@ -169,6 +169,23 @@ class SmtpMailer:
             raise self._error(exc) from exc
         self.connections_opened += 1
         return connection
+
+    def _login(self, connection: smtplib.SMTP) -> None:
+        username, password = self.settings.username, self.settings.password
+        if f"{username}{password}".isascii():
+            connection.login(username, password)
+            return
+        # smtplib encodes credentials as ASCII and fails on å/ä/ö; AUTH PLAIN is UTF-8
+        # (RFC 4616), so such credentials go out by hand.
+        if "PLAIN" not in connection.esmtp_features.get("auth", "").upper().split():
+            raise PermanentSendError(
+                f"SMTP {self._where()}: the password is not plain ASCII and the server "
+                "offers no AUTH PLAIN to carry it"
+            )
+        token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+        code, reply = connection.docmd("AUTH", f"PLAIN {token}")
+        if code != AUTH_SUCCESSFUL:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     def _tls_context(self) -> ssl.SSLContext:
         if self.ssl_context is None:

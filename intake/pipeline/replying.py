@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from intake.domain import Decision, ParsedMail, Unit, UnitState
 from intake.pipeline.context import Context
+from intake.replies import reply_recipient
 from intake.storage import store
 from intake.storage.models import MessageRow, ReplyRow
 
@@ -19,7 +20,7 @@ BUDGET_WINDOW = timedelta(hours=1)
 
 def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: ParsedMail,
                 decision: Decision, register: list[Unit]) -> ReplyRow | None:
-    recipient = (mail.reply_to or mail.from_addr or "").strip()
+    recipient = reply_recipient(mail)[1]
     if not recipient:
         store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
         return None
@@ -34,6 +35,7 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
         missing_units=[by_id[u] for u in decision.missing_units],
         award=ctx.settings.award,
         sender=ctx.settings.smtp.sender or ctx.settings.award.mailbox,
+        reply_to_address=ctx.settings.award.mailbox,
         now=now,
     )
     kind = "auto" if store.auto_reply_for(session, message) is None else "repeat"
