@@ -9,9 +9,9 @@ import logging
 import os
 import signal
 import sys
-from importlib import resources
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

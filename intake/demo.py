@@ -123,6 +123,7 @@ def print_summary(ctx: Context, settings: Settings) -> None:
     for unit in units:
         protocol = unit["protocol"]
         detail = f" ({protocol['paragraph']}, {protocol['meeting_date']})" if protocol else ""
-        print(f"  {STATE_WORDS.get(unit['state'], unit['state']):<20} {unit['unit']}, {unit['board']}{detail}")
+        state = STATE_WORDS.get(unit["state"], unit["state"])
+        print(f"  {state:<20} {unit['unit']}, {unit['board']}{detail}")
     print(f"\nSvaren till avsändarna finns som .eml-filer i {settings.outbox.path}")
     print(f"Databasen: {settings.database.url}")

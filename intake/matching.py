@@ -3,6 +3,7 @@
 This first matcher finds each registered name, folded (case, diacritics, hyphens,
 line breaks), as whole words in the folded text. Longer names claim their words
 first, so "Förskolan Solen" inside "Förskolan Solens äng" never counts twice.
+Matches come back in the order the document names them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ EXACT_SCORE = 100.0
 def match_units(text: str, units: Sequence[Unit], filename: str = "") -> list[UnitMatch]:
     folded = fold(text)
     claimed = [False] * len(folded)
-    matches: list[UnitMatch] = []
+    found_at: list[tuple[int, UnitMatch]] = []
     for unit in sorted(units, key=lambda u: len(fold(u.name)), reverse=True):
         name = fold(unit.name)
         if not name:
@@ -29,6 +30,6 @@ def match_units(text: str, units: Sequence[Unit], filename: str = "") -> list[Un
             if any(claimed[start:end]):
                 continue
             claimed[start:end] = [True] * (end - start)
-            matches.append(UnitMatch(unit.unit_id, unit.name, EXACT_SCORE, filename))
+            found_at.append((start, UnitMatch(unit.unit_id, unit.name, EXACT_SCORE, filename)))
             break
-    return matches
+    return [match for _, match in sorted(found_at, key=lambda pair: pair[0])]  # document order

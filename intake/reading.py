@@ -29,6 +29,22 @@ PDF_SNIFF_BYTES = 1024  # PDF readers accept junk before the header within the f
 TEXT_CHARSETS = ("utf-8", "cp1252")
 SIGNATURE_IMAGE_BYTES = 10 * 1024  # logos and icons in signatures are smaller than any scan
 
+# What pypdf raises on damaged files: its own errors, NotImplementedError for filters
+# and security handlers it lacks, and plain Python errors (asserts included) from
+# malformed objects.
+PDF_ERRORS = (
+    PyPdfError,
+    NotImplementedError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    AssertionError,
+    RecursionError,
+)
+
 EMPTY = "filen är tom"
 TOO_LARGE = "filen är för stor för att läsas (över {mb} MB)"
 CORRUPT_PDF = "PDF-filen är skadad och kan inte läsas"
@@ -141,22 +157,27 @@ def is_document_candidate(attachment: Attachment) -> bool:
 def _read_pdf(data: bytes) -> tuple[list[Page], str | None]:
     try:
         pdf = PdfReader(io.BytesIO(data), strict=False)
-        locked = pdf.is_encrypted and pdf.decrypt("") == PasswordType.NOT_DECRYPTED
-        count = 0 if locked else len(pdf.pages)
-    except FileNotDecryptedError:
-        locked = True
+        encrypted = pdf.is_encrypted
+    except PDF_ERRORS as exc:
+        log.info("corrupt PDF: %s: %s", type(exc).__name__, exc)
+        return [], CORRUPT_PDF
+    try:
+        if encrypted and pdf.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return [], ENCRYPTED_PDF
     except DependencyError:
         # AES needs the cryptography package: our setup's fault, not the sender's
         log.error("cannot decrypt an AES-encrypted PDF: install pypdf[crypto]")
-        locked = True
-    except NotImplementedError as exc:  # pypdf's answer to security handlers it lacks
-        log.info("PDF encryption not supported: %s", exc)
-        locked = True
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        return [], ENCRYPTED_PDF
+    except PDF_ERRORS as exc:  # NotImplementedError: a security handler pypdf lacks
+        log.info("PDF could not be decrypted: %s: %s", type(exc).__name__, exc)
+        return [], ENCRYPTED_PDF
+    try:
+        count = len(pdf.pages)
+    except FileNotDecryptedError:
+        return [], ENCRYPTED_PDF
+    except PDF_ERRORS as exc:
         log.info("corrupt PDF: %s: %s", type(exc).__name__, exc)
         return [], CORRUPT_PDF
-    if locked:
-        return [], ENCRYPTED_PDF
     if count == 0:
         return [], CORRUPT_PDF
     if count > MAX_PAGES:
@@ -166,7 +187,7 @@ def _read_pdf(data: bytes) -> tuple[list[Page], str | None]:
     for index in range(min(count, MAX_PAGES)):
         try:
             text = pdf.pages[index].extract_text() or ""
-        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except PDF_ERRORS as exc:
             # one broken page (a damaged scan) shouldn't hide the readable others
             log.info("page %d of a PDF unreadable: %s: %s", index + 1, type(exc).__name__, exc)
             failures += 1

@@ -6,7 +6,17 @@ from datetime import date
 import pytest
 
 from intake.decisions import Evidence, decide
-from intake.domain import DocType, DocumentText, Missing, Outcome, Page, Understanding, Unit, UnitMatch, UnitState
+from intake.domain import (
+    DocType,
+    DocumentText,
+    Missing,
+    Outcome,
+    Page,
+    Understanding,
+    Unit,
+    UnitMatch,
+    UnitState,
+)
 
 BOARD = "Socialnämnden"
 REGISTER = (

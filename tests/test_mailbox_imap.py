@@ -241,6 +241,28 @@ def test_wait_after_a_dropped_connection_still_sees_new_mail(dovecot: Dovecot, s
     assert took < WAKE_LIMIT
 
 
+def test_a_connection_dropped_during_idle_does_not_spin(dovecot: Dovecot, source: ImapSource) -> None:
+    source.snapshot()
+    later(dovecot.kill_sessions)
+    cpu = time.process_time()
+
+    changed, took = timed_wait(source, 3)
+
+    assert changed is False
+    assert took < WAKE_LIMIT
+    assert time.process_time() - cpu < 1.0  # a busy loop on the dead socket burns ~3 s
+
+
+def test_wait_across_a_server_restart_still_sees_new_mail(dovecot: Dovecot, source: ImapSource) -> None:
+    source.snapshot()
+    later(lambda: (dovecot.restart(), dovecot.append(mail())))
+
+    deadline = time.monotonic() + 20
+    while not source.wait(5):  # the first wait may sleep through the restart
+        assert time.monotonic() < deadline
+    assert len(source.snapshot()[1]) == 1
+
+
 def test_wrong_password_is_mailbox_unavailable(dovecot: Dovecot) -> None:
     source = ImapSource(dovecot.imap_settings(password="fel-lösenord"))
     with pytest.raises(MailboxUnavailable) as caught:
@@ -293,6 +315,11 @@ def test_tls_modes(dovecot_tls: Dovecot, security: str) -> None:
         _, keys = source.snapshot()
         assert keys == [str(uid)]
         assert [m.raw for m in source.fetch(keys)] == [mail_body_of(dovecot_tls, uid)]
+
+        later(lambda: dovecot_tls.append(mail()))
+        changed, took = timed_wait(source, 30)  # IDLE over TLS
+        assert changed is True
+        assert took < WAKE_LIMIT
     finally:
         source.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import random
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -417,3 +419,29 @@ def test_machine_mails_parse(fixture: str, from_addr: str, content_type: str) ->
     mail = parse_mail((DATA / fixture).read_bytes())
     assert (mail.from_addr, mail.content_type, mail.attachments) == (from_addr, content_type, ())
     assert mail.text_body
+
+
+def mutations(seed: bytes, count: int) -> list[bytes]:
+    """Seeded random damage: flipped bytes, cuts, and MIME syntax dropped in at random."""
+    rng = random.Random(seed)
+    tokens = [b"\r\n", b"--", b"=?utf-8?q?", b"?=", b";", b'"', b"*0*=", b"boundary=", b"\x00", b"\xff"]
+    out = []
+    for _ in range(count):
+        data = bytearray(seed)
+        for _ in range(rng.randint(1, 10)):
+            at = rng.randrange(len(data) + 1)
+            if rng.random() < 0.4 and data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            elif rng.random() < 0.5:
+                del data[at : at + rng.randint(1, 40)]
+            else:
+                data[at:at] = rng.choice(tokens)
+        out.append(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("fixture", sorted(path.name for path in DATA.glob("*.eml")))
+def test_damaged_mails_never_raise_anything_but_mail_parse_error(fixture: str) -> None:
+    for raw in mutations((DATA / fixture).read_bytes(), 150):
+        with contextlib.suppress(MailParseError):
+            parse_mail(raw)

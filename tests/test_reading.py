@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 
 import pytest
@@ -232,3 +233,18 @@ LOGO = b"\x89PNG\r\n\x1a\n" + bytes(3_000)
 )
 def test_is_document_candidate(candidate: Attachment, expected: bool) -> None:
     assert is_document_candidate(candidate) is expected
+
+
+def test_damaged_pdfs_never_raise() -> None:
+    rng = random.Random(7)
+    for seed in (TWO_PAGES, encrypted(TWO_PAGES, "")):
+        for _ in range(60):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 8)):
+                at = rng.randrange(len(data))
+                if rng.random() < 0.6:
+                    data[at] = rng.randrange(256)
+                else:
+                    data[at:at] = rng.choice([b"obj", b"<<", b">>", b"stream", b"0 0 R", b"/Length 9999"])
+            document = read_document(attachment(bytes(data)))
+            assert document.unreadable in (None, reading.CORRUPT_PDF, reading.ENCRYPTED_PDF)

@@ -33,6 +33,7 @@ FETCH_BATCH = 100  # UIDs per FETCH: bounded command lines and memory, few round
 BODY = b"BODY[]"  # the key a BODY.PEEK[] fetch answers with
 INTERNALDATE = b"INTERNALDATE"
 CHANGE_RESPONSES = frozenset({b"EXISTS", b"RECENT", b"EXPUNGE"})
+EARLY_RETURN_MARGIN = 0.05  # seconds: an empty idle_check this early means EOF, not timeout
 BYTES_REPR = re.compile(r"b(['\"])(.*)\1", re.DOTALL)  # LoginError holds str(bytes)
 # Everything imapclient, imaplib and the socket layer raise (IMAPClientError is
 # imaplib.IMAP4.error; ssl.SSLError is an OSError, named for the reader).
@@ -200,7 +201,13 @@ class ImapSource:
         client.idle()
         # Keepalives ("* OK Still here") wake idle_check too: keep idling until the end.
         while not changed and (left := end - time.monotonic()) > 0:
-            changed = _has_change(client.idle_check(timeout=left))
+            responses = client.idle_check(timeout=left)
+            # idle_check swallows EOF and returns [] at once, again and again: without
+            # this check a closed connection would spin here until the deadline.
+            closed = not responses and time.monotonic() < end - EARLY_RETURN_MARGIN
+            if closed or any(r[:1] == (b"BYE",) for r in responses):
+                raise imaplib.IMAP4.abort("the server closed the connection during IDLE")
+            changed = _has_change(responses)
         _, responses = client.idle_done()
         if changed or _has_change(responses):
             self._seen = None  # reported; the caller's next snapshot() sets a new baseline

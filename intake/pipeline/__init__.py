@@ -3,8 +3,8 @@
 from intake.domain import Mailer, MailSource
 from intake.pipeline.context import Context, PollReport
 from intake.pipeline.ingest import ingest
-from intake.pipeline.register import import_register
 from intake.pipeline.process import process_message, process_pending, reprocess
+from intake.pipeline.register import import_register
 from intake.pipeline.send import recover_interrupted_sends, send_due
 
 __all__ = [
