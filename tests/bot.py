@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -106,3 +108,12 @@ url = "{self.database_url}"
 
     def units(self) -> dict[str, dict[str, Any]]:
         return {unit["unit"]: unit for unit in self.json("status", "--json")}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from intake.samples import STOCKHOLM, mail
-from tests.bot import JUNE_19, SENDER, Bot, protocol_mail
+from tests.bot import JUNE_19, SENDER, Bot, protocol_mail, wait_until
 from tests.dovecot import Dovecot
 from tests.smtpserver import SmtpTestServer
 
@@ -125,19 +127,25 @@ def test_idle_daemon_answers_without_waiting_for_a_poll(
     bot.import_register()
     config = bot.write_config()
     config.write_text(config.read_text().replace("poll_interval = 1", "poll_interval = 600"))
-    process = bot.start("run", INTAKE_CONFIG=str(config))
+    log = tmp_path / "daemon.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "intake.cli", "run"],
+                                   env=bot.env(INTAKE_CONFIG=str(config)), stderr=stderr,
+                                   stdout=subprocess.DEVNULL, cwd=tmp_path)
     try:
-        time.sleep(3)  # let it connect and enter IDLE
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        wait_until(lambda: "watching" in log.read_text() or process.poll() is not None, timeout=60)
+        assert process.poll() is None, log.read_text()
+        time.sleep(1)  # the first round is done and the daemon is idling
         sample = protocol_mail()
         started = time.monotonic()
         dovecot.append(sample.raw, internaldate=sample.received_at)
-        smtp_server.wait_for(1, timeout=REPLY_WAIT)
+        smtp_server.wait_for(1, timeout=60)
         assert time.monotonic() - started < 60  # far below the 600 s poll interval: IDLE woke it
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
-    assert code == 0, process.stderr.read() if process.stderr else ""
+    assert code == 0, log.read_text()
+    assert "stopped" in log.read_text()
 
 
 @pytest.mark.parametrize("point", ["after_store", "after_process", "after_send"])
@@ -262,9 +270,6 @@ def test_smtp_outage_is_retried_and_nothing_lost(
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-m", "intake.cli", "demo", "--once", "--dir", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -86,11 +86,13 @@ class MaildirSource:
         end = time.monotonic() + max(0.0, min(timeout, self.poll_interval))
         try:
             baseline = self._seen if self._seen is not None else self._keys()
-            while (left := end - time.monotonic()) > 0:
+            while self._keys() == baseline:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
                 time.sleep(min(SCAN_INTERVAL, left))
-                if self._keys() != baseline:
-                    self._seen = None  # reported; the next snapshot() sets a new baseline
-                    return True
+            self._seen = None  # reported; the next snapshot() sets a new baseline
+            return True
         except MailboxUnavailable as exc:
             # Never raise from a wait: the next snapshot reports the trouble.
             log.warning("%s; sleeping instead", exc)

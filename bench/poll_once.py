@@ -1,0 +1,788 @@
+"""Benchmark: `intake poll --once` end to end against a real Dovecot and a real SMTP server.
+
+    .venv/bin/python bench/poll_once.py --mails 1000 --runs 3     # the issue's figure
+    .venv/bin/python bench/poll_once.py --mails 50 --runs 1       # smoke test, ~10 s
+
+What it does (see bench/README.md for the why):
+
+1. Starts a self-contained Dovecot (tests/dovecot.py) with its Maildir on tmpfs
+   (/dev/shm) and an aiosmtpd SMTP server (tests/smtpserver.py) in this process.
+2. Builds N distinct mails (N senders' worth of Message-IDs, § numbers, dates) from a
+   pool of senders, each with a 2-page text-PDF protokollsutdrag that names both
+   units of one committee of a generated register, and APPENDs them with an
+   INTERNALDATE in June 2017. The mailbox is built once and reused by every run:
+   the bot's database decides what is new, so a fresh database makes all N new.
+3. Per run, in this order, each in a fresh child process:
+   - start-up cost: fresh database + `intake units import`, then `intake poll --once`
+     on an empty folder;
+   - the bot: fresh database + `intake units import`, then `intake poll --once` on the
+     N mails (wall clock including interpreter start; peak RSS via wait4's rusage of
+     that very child). Then checks that N replies reached the SMTP server, one per
+     mail, and that `intake messages --json` lists N mails, all `confirmed`, reply
+     `sent`.
+   - the floor: a child process that connects with imapclient, FETCHes BODY.PEEK[]
+     of the same N mails in batches of 100, parses each with the stdlib `email`
+     package, and extracts the text of every page of the PDF with pypdf (timed from
+     connect to the last page, imports excluded).
+4. Reports medians (Markdown table on stdout, JSON in bench/results/poll_once-N.json).
+
+`--profile FILE` adds one more bot run under cProfile and prints the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+SHM = Path("/dev/shm")
+FETCH_BATCH = 100
+COMMAND_TIMEOUT = 1800  # seconds; 1,000 mails take well under a minute
+AWARD_YEAR = 2017
+MAILBOX = "kvalitetsutmarkelsen@stockholm.se"
+EMPTY_FOLDER = "Tom"
+
+# --- the sample data -----------------------------------------------------------------
+
+DISTRICTS = (
+    "Akalla", "Husby", "Kista", "Rinkeby", "Tensta", "Hjulsta", "Spånga", "Bromsten", "Flysta",
+    "Solhem", "Lunda", "Hässelby", "Vällingby", "Råcksta", "Grimsta", "Blackeberg", "Beckomberga",
+    "Bromma", "Abrahamsberg", "Alvik", "Traneberg", "Ulvsunda", "Äppelviken", "Ålsten", "Höglandet",
+    "Nockeby", "Olovslund", "Smedslätten", "Stora Mossen", "Kungsholmen", "Marieberg",
+    "Fredhäll", "Stadshagen", "Norrmalm", "Vasastaden", "Sibirien", "Östermalm", "Gärdet",
+    "Hjorthagen", "Ladugårdsgärdet", "Södermalm", "Hornstull", "Tantolunden", "Gamla stan",
+    "Enskede", "Årsta", "Vantör", "Hagsätra", "Rågsved", "Högdalen", "Bandhagen", "Stureby",
+    "Skarpnäck", "Bagarmossen", "Kärrtorp", "Björkhagen", "Hammarbyhöjden", "Farsta",
+    "Hökarängen", "Gubbängen", "Sköndal", "Fagersjö", "Larsboda", "Älvsjö", "Solberga",
+    "Liseberg", "Långbro", "Herrängen", "Hägersten", "Liljeholmen", "Midsommarkransen",
+    "Aspudden", "Fruängen", "Västertorp", "Mälarhöjden", "Skärholmen", "Sätra", "Bredäng",
+    "Vårberg", "Vårby", "Johanneshov", "Gullmarsplan", "Hammarby sjöstad", "Sickla",
+    "Östberga", "Svedmyra", "Tallkrogen", "Orhem", "Kastanjegården", "Norra Ängby",
+    "Södra Ängby", "Nälsta", "Riksby", "Mariehäll", "Annedal", "Minneberg", "Johannelund",
+    "Lövsta", "Grimsta strand", "Kälvesta", "Vinsta", "Sörentorp",
+)  # fmt: skip
+# Second words of unit names: never a district, so a committee's name never matches a unit.
+NAMES = (
+    "Solrosen", "Blåklockan", "Prästkragen", "Vitsippan", "Linnean", "Maskrosen", "Kastanjen",
+    "Eken", "Björken", "Lönnen", "Rönnen", "Linden", "Almen", "Aspen", "Tallen", "Granen",
+    "Hasseln", "Syrenen", "Fläderbusken", "Nyponrosen", "Kaprifolen", "Tussilagon", "Gullvivan",
+    "Smörblomman", "Liljekonvaljen", "Blåsippan", "Näckrosen", "Kattfoten", "Ekorren", "Igelkotten",
+    "Räven", "Grävlingen", "Uttern", "Haren", "Tranan", "Svanen", "Ugglan", "Måsen", "Trasten",
+    "Lärkan", "Svalan", "Domherren", "Kungsfågeln", "Fjärilen", "Humlan", "Myran", "Nyckelpigan",
+    "Stjärnan", "Månen", "Solen", "Regnbågen", "Molnet", "Vinden", "Kompassen", "Fyren",
+    "Ankaret", "Seglet", "Bryggan", "Stenen", "Kristallen", "Pärlan", "Bärnstenen", "Globen",
+    "Lyktan", "Trädgården", "Ängen", "Skogsbrynet", "Backen", "Dalen", "Udden", "Viken",
+    "Holmen", "Källan", "Bäcken", "Forsen", "Tjärnen", "Mossen", "Hagen", "Gläntan", "Lunden",
+    "Ljuset", "Gnistan", "Vågen", "Strömmen", "Sjöstjärnan", "Snäckan", "Tångräkan", "Valen",
+    "Delfinen", "Sälen", "Pingvinen", "Björnen", "Älgen", "Lodjuret", "Vargen", "Järven",
+    "Bävern", "Lämmeln", "Hermelinen", "Vesslan",
+)  # fmt: skip
+# (name prefix, award class, administration suffix) per kind of unit.
+KINDS = (
+    ("Förskolan", "Förskola"),
+    ("Hemtjänsten", "Äldreomsorg"),
+    ("Korttidshemmet", "Socialtjänst"),
+    ("Gruppbostaden", "Socialtjänst"),
+    ("Biblioteket", "Andra verksamheter"),
+)
+FIRST_NAMES = (
+    "Anna", "Lena", "Karin", "Maria", "Eva", "Sara", "Ida", "Emma", "Johanna", "Elin", "Lars",
+    "Magnus", "Johan", "Erik", "Anders", "Per", "Mikael", "Peter", "Fredrik", "Jonas", "Åsa",
+    "Märta", "Göran", "Björn", "Sören",
+)  # fmt: skip
+LAST_NAMES = (
+    "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson",
+    "Svensson", "Gustafsson", "Pettersson", "Lindqvist", "Lindberg", "Ek", "Murray", "Reimegård",
+    "Borgsten", "Thorson", "Öberg", "Åkesson",
+)  # fmt: skip
+# Realistic "Ärendet" paragraphs; none carries a signal of a tjänsteutlåtande or a
+# negative decision, an ISO date, a § number or a registered name (see understanding.py).
+ARENDET = (
+    "Stockholms stads kvalitetsutmärkelse syftar till att stimulera och uppmuntra till ett "
+    "systematiskt kvalitetsarbete inom stadens verksamheter. Utmärkelsen ska bidra till att "
+    "sprida goda exempel och kunskap om hur verksamheter med god kvalitet arbetar, så att fler "
+    "verksamheter kan inspireras att utveckla sitt eget arbete.",
+    "Kvalitetsutmärkelsen delas ut i fem tävlingsklasser: förskola, skola, äldreomsorg, "
+    "socialtjänst samt stöd och service till personer med funktionsnedsättning, och andra "
+    "verksamheter. Varje deltagande enhet beskriver sitt arbete utifrån stadens modell för "
+    "kvalitetsutveckling, med resultat, lärande och förbättringar under de senaste åren.",
+    "Bidragen bedöms av en jury med examinatorer från stadens förvaltningar och bolag. "
+    "Examinatorerna läser bidragen enskilt och i lag, gör platsbesök hos de enheter som "
+    "går vidare och lämnar en skriftlig återkoppling till varje deltagande enhet, oavsett "
+    "om enheten får utmärkelsen, ett hedersomnämnande eller inte.",
+    "Enheterna har under våren arbetat fram sina bidrag med stöd av förvaltningens "
+    "kvalitetsstrateger. Arbetet har omfattat workshoppar om stadens kvalitetsmodell, "
+    "genomgång av brukarundersökningar och medarbetarenkäter samt uppföljning av de mål "
+    "som nämnden har fastställt i verksamhetsplanen för året.",
+    "Deltagandet i kvalitetsutmärkelsen är ett led i nämndens långsiktiga arbete med "
+    "ständiga förbättringar. Förvaltningen bedömer att de anmälda enheterna har ett väl "
+    "utvecklat kvalitetsarbete med tydliga resultat och att deltagandet ger enheterna värdefull "
+    "extern återkoppling som kan användas i det fortsatta utvecklingsarbetet.",
+    "Kostnaderna för deltagandet utgörs i huvudsak av den arbetstid som medarbetare och chefer "
+    "lägger på att skriva bidragen och ta emot examinatorerna vid platsbesöken. Kostnaderna "
+    "ryms inom förvaltningens budget för verksamhetsutveckling och innebär inga ytterligare "
+    "anslag från nämnden.",
+    "Förvaltningen har informerat de fackliga organisationerna i samverkansgruppen om "
+    "deltagandet. Ärendet har även stämts av med stadsledningskontoret, som samordnar "
+    "kvalitetsutmärkelsen och svarar för juryns arbete, utbildningen av examinatorer och "
+    "den gemensamma prisceremonin i Stadshuset under hösten.",
+    "Enheternas bidrag och examinatorernas återkoppling kommer att redovisas för nämnden "
+    "när bedömningen är klar. Erfarenheterna från tidigare års deltagande visar att "
+    "återkopplingen ofta leder till konkreta förbättringar, till exempel tydligare rutiner "
+    "för uppföljning, bättre dialog med brukare och vårdnadshavare och ett mer "
+    "systematiskt lärande mellan enheter inom förvaltningen.",
+)
+
+
+@dataclass(frozen=True)
+class RegisteredUnit:
+    name: str
+    award_class: str
+    administration: str
+    board: str
+
+
+def build_register(units: int) -> list[list[RegisteredUnit]]:
+    """`units` units, two per committee (a stadsdelsnämnd): committee -> its two units."""
+    if units % 2 or not 2 <= units <= 2 * len(DISTRICTS):
+        raise SystemExit(f"--units: an even number from 2 to {2 * len(DISTRICTS)}")
+    boards: list[list[RegisteredUnit]] = []
+    for index, district in enumerate(DISTRICTS[: units // 2]):
+        board = f"{district} stadsdelsnämnd"
+        administration = f"{district} stadsdelsförvaltning"
+        pair = []
+        for number in (2 * index, 2 * index + 1):
+            lap = number // len(NAMES)  # each lap pairs the names with other prefixes
+            prefix, award_class = KINDS[(number + lap) % len(KINDS)]
+            pair.append(RegisteredUnit(f"{prefix} {NAMES[number % len(NAMES)]}", award_class,
+                                       administration, board))
+        boards.append(pair)
+    all_names = [unit.name for pair in boards for unit in pair]
+    assert len(set(all_names)) == len(all_names), "unit names must be unique"
+    return boards
+
+
+def register_csv(boards: Sequence[Sequence[RegisteredUnit]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(["År", "Enhet", "Tävlingsklass", "Förvaltning", "Nämnd", "Kontakt e-post"])
+    for pair in boards:
+        for unit in pair:
+            writer.writerow([AWARD_YEAR, unit.name, unit.award_class, unit.administration, unit.board,
+                             "registrator@stockholm.se"])
+    return out.getvalue()
+
+
+def sender_pool(size: int) -> list[str]:
+    pool = []
+    for index in range(size):
+        first = FIRST_NAMES[index % len(FIRST_NAMES)]
+        last = LAST_NAMES[(index // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        lap = index // (len(FIRST_NAMES) * len(LAST_NAMES))
+        local = f"{first}.{last}{lap or ''}".lower()
+        local = local.translate(str.maketrans("åäöé", "aaoe"))
+        pool.append(f"{first} {last} <{local}@stockholm.se>")
+    return pool
+
+
+def padded_protocol(pair: Sequence[RegisteredUnit], meeting: date, paragraph: int, seed: int) -> str:
+    """protocol_text() with the "Ärendet" section padded to make the PDF two pages."""
+    from intake.samples import protocol_text
+
+    text = protocol_text(pair[0].board, meeting, paragraph,
+                         [(unit.name, unit.award_class) for unit in pair], AWARD_YEAR)
+    order = list(ARENDET)
+    random.Random(seed).shuffle(order)  # distinct text per mail, same length
+    padding = "\n\n".join(order)
+    marker = "\n\nBeslutsgång\n"
+    assert marker in text
+    return text.replace(marker, f"\n\n{padding}{marker}", 1)
+
+
+@dataclass(frozen=True)
+class BenchMail:
+    raw: bytes
+    received_at: datetime
+    message_id: str
+    sender: str
+    units: tuple[str, ...]
+
+
+def build_mails(count: int, boards: Sequence[Sequence[RegisteredUnit]], senders: Sequence[str]
+                ) -> list[BenchMail]:
+    from intake.samples import STOCKHOLM, mail, pdf_from_text
+
+    start = datetime(2017, 6, 1, 8, 0, tzinfo=STOCKHOLM)
+    span = timedelta(days=29)  # all of June up to the 30th, the protocol deadline
+    mails = []
+    for index in range(count):
+        pair = boards[index % len(boards)]
+        sender = senders[index % len(senders)]
+        paragraph = 1 + index % 250
+        meeting = date(2017, 5, 2) + timedelta(days=index % 28)
+        received_at = start + span * index / max(count, 1)
+        text = padded_protocol(pair, meeting, paragraph, seed=index)
+        pdf = pdf_from_text(text)
+        first_name = sender.split()[0]
+        sample = mail(
+            sender, f"Protokollsutdrag {pair[0].board} § {paragraph}",
+            f"Hej!\n\nHär kommer protokollsutdraget om kvalitetsutmärkelsen.\n\n"
+            f"Med vänlig hälsning\n{first_name}",
+            received_at,
+            [(f"Protokollsutdrag § {paragraph}.pdf", pdf, "application/pdf")],
+        )
+        message = message_from_bytes(sample.raw)
+        mails.append(BenchMail(sample.raw, received_at, str(message["Message-ID"]), sender,
+                               tuple(unit.name for unit in pair)))
+    return mails
+
+
+def check_pdf_pages(raw: bytes, expected: int = 2) -> None:
+    from pypdf import PdfReader
+
+    message = message_from_bytes(raw)
+    pdf = next(part for part in message.walk() if part.get_content_type() == "application/pdf")
+    reader = PdfReader(io.BytesIO(pdf.get_payload(decode=True)))
+    if len(reader.pages) != expected:
+        raise SystemExit(f"the sample PDF has {len(reader.pages)} pages, expected {expected}")
+
+
+# --- servers --------------------------------------------------------------------------
+
+
+def shm_dovecot_class() -> type:
+    from tests.dovecot import Dovecot
+
+    class ShmDovecot(Dovecot):
+        """tests.dovecot.Dovecot with its whole folder (Maildir included) on tmpfs."""
+
+        def _write_config(self) -> None:
+            if SHM.is_dir() and os.access(SHM, os.W_OK):
+                shutil.rmtree(self.root, ignore_errors=True)  # the /tmp folder __init__ made
+                self.root = Path(tempfile.mkdtemp(prefix="intake-bench-dovecot-", dir=SHM))
+                self.root.chmod(0o755)  # the mail user must enter it
+                self.config = self.root / "dovecot.conf"
+                self.log_file = self.root / "dovecot.log"
+            super()._write_config()
+
+    return ShmDovecot
+
+
+class LeanHandler:
+    """An aiosmtpd handler that only keeps the bytes: parsing is left to the checks."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: list[tuple[tuple[str, ...], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received.append((tuple(envelope.rcpt_tos), envelope.original_content or b""))
+        return "250 OK"
+
+    def take(self) -> list[tuple[tuple[str, ...], bytes]]:
+        with self.lock:
+            taken, self.received = self.received, []
+        return taken
+
+
+def append_all(dovecot: Any, mails: Sequence[BenchMail], folder: str = "INBOX") -> None:
+    with dovecot.client() as imap:
+        if not imap.folder_exists(folder):
+            imap.create_folder(folder)
+        for item in mails:
+            imap.append(folder, item.raw, msg_time=item.received_at)
+
+
+# --- running the bot --------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    work: Path
+    imap_port: int
+    imap_user: str
+    imap_password: str
+    smtp_port: int
+    database_url: str | None  # None: a fresh SQLite file on tmpfs for each run
+    replies_per_hour: int
+    register: Path
+    runs_made: int = 0
+    log_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_dir = self.work / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def fresh_database(self) -> str:
+        """A database with no tables: a new SQLite file, or the given one emptied."""
+        self.runs_made += 1
+        if self.database_url is None:
+            path = self.work / f"intake-{self.runs_made}.db"
+            for old in self.work.glob("intake-*.db*"):
+                old.unlink()
+            return f"sqlite:///{path}"
+        from sqlalchemy import text
+
+        from intake.storage.database import make_engine
+        from intake.storage.models import Base
+
+        engine = make_engine(self.database_url)
+        with engine.begin() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        engine.dispose()
+        return self.database_url
+
+    def config(self, database_url: str, folder: str) -> Path:
+        path = self.work / f"intake-{folder}.toml"
+        path.write_text(f"""
+[award]
+year = {AWARD_YEAR}
+mailbox = "{MAILBOX}"
+protocol_deadline = 2017-06-30
+
+[imap]
+host = "127.0.0.1"
+port = {self.imap_port}
+security = "none"
+username = "{self.imap_user}"
+folder = "{folder}"
+poll_interval = 1
+timeout = 60
+
+[smtp]
+host = "127.0.0.1"
+port = {self.smtp_port}
+security = "none"
+from = "Kvalitetsutmärkelsen <{MAILBOX}>"
+timeout = 60
+
+[outbox]
+replies_per_hour = {self.replies_per_hour}
+retry_base_seconds = 1
+
+[database]
+url = "{database_url}"
+""", encoding="utf-8")
+        return path
+
+    def env(self, config: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(INTAKE_CONFIG=str(config), INTAKE_IMAP_PASSWORD=self.imap_password,
+                   INTAKE_LOG_LEVEL="INFO", PYTHONPATH=str(ROOT))
+        return env
+
+    def intake(self, config: Path, *args: str, prefix: Sequence[str] = ("-m", "intake.cli"),
+               name: str = "intake") -> Measured:
+        """Run `python -m intake.cli ARGS` in a child; wall time and that child's peak RSS."""
+        return run_measured([sys.executable, *prefix, *args], self.env(config), self.work,
+                            self.log_dir / f"{name}-{self.runs_made}")
+
+    def prepared(self, folder: str) -> Path:
+        """A config for `folder` on a fresh database holding the register (not timed)."""
+        config = self.config(self.fresh_database(), folder)
+        done = self.intake(config, "units", "import", str(self.register), name="import")
+        if done.returncode != 0:
+            raise SystemExit(f"intake units import failed:\n{done.stderr}")
+        return config
+
+    def messages(self, config: Path) -> list[dict[str, Any]]:
+        done = self.intake(config, "messages", "--json", name="messages")
+        if done.returncode != 0:
+            raise SystemExit(f"intake messages --json failed:\n{done.stderr}")
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Measured:
+    seconds: float
+    max_rss_mib: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(argv: Sequence[str], env: dict[str, str], cwd: Path, log_stem: Path) -> Measured:
+    """Run a child; wall time from spawn to exit and the child's own peak RSS (wait4).
+
+    wait4 reports the rusage of exactly that child, so each measurement is of one
+    fresh process, never the maximum over everything this script ever started."""
+    out_path, err_path = log_stem.with_suffix(".out"), log_stem.with_suffix(".err")
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(list(argv), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=err)
+        deadline = started + COMMAND_TIMEOUT
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                pid, status, usage = os.wait4(child.pid, 0)
+                break
+            time.sleep(0.002)
+        seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return Measured(seconds, usage.ru_maxrss / 1024, child.returncode,
+                    out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
+
+
+# --- the floor ---------------------------------------------------------------------------
+
+
+def floor_worker(port: int, user: str, password: str, folder: str, expected: int) -> None:
+    """Child process: FETCH + email + pypdf of every mail; prints JSON (seconds, pages, rss)."""
+    import email
+
+    from imapclient import IMAPClient
+    from pypdf import PdfReader
+
+    started = time.perf_counter()
+    imap = IMAPClient("127.0.0.1", port, ssl=False, timeout=60)
+    imap.login(user, password)
+    imap.select_folder(folder, readonly=True)
+    uids = sorted(imap.search("ALL"))
+    mails = pages = chars = 0
+    for start in range(0, len(uids), FETCH_BATCH):
+        response = imap.fetch(uids[start : start + FETCH_BATCH], ["BODY.PEEK[]"])
+        for data in response.values():
+            raw = data.get(b"BODY[]")
+            if raw is None:
+                continue
+            message = email.message_from_bytes(raw)
+            for part in message.walk():
+                if part.get_content_type() != "application/pdf":
+                    continue
+                reader = PdfReader(io.BytesIO(part.get_payload(decode=True)))
+                for page in reader.pages:
+                    chars += len(page.extract_text() or "")
+                    pages += 1
+            mails += 1
+    imap.logout()
+    seconds = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mails != expected:
+        raise SystemExit(f"floor: fetched {mails} mails, expected {expected}")
+    print(json.dumps({"seconds": seconds, "mails": mails, "pages": pages, "chars": chars,
+                      "max_rss_mib": rss}))
+
+
+def measure_floor(bench: Bench, dovecot: Any, expected: int) -> dict[str, Any]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--floor-worker",
+            str(dovecot.port), dovecot.user, "INBOX", str(expected)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_IMAP_PASSWORD=dovecot.password)
+    done = run_measured(argv, env, bench.work, bench.log_dir / f"floor-{bench.runs_made}")
+    if done.returncode != 0:
+        raise SystemExit(f"floor worker failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["wall_seconds"] = done.seconds  # with interpreter start and imports
+    return result
+
+
+# --- checks ------------------------------------------------------------------------------
+
+
+def check_replies(received: list[tuple[tuple[str, ...], bytes]], mails: Sequence[BenchMail]
+                  ) -> list[str]:
+    """Problems with the replies the SMTP server received (empty: all N, one per mail)."""
+    problems = []
+    wanted = {item.message_id: item for item in mails}
+    answered: dict[str, int] = {}
+    for rcpt_tos, raw in received:
+        message = message_from_bytes(raw)
+        original = str(message.get("In-Reply-To", ""))
+        item = wanted.get(original)
+        if item is None:
+            problems.append(f"a reply to an unknown mail {original!r}")
+            continue
+        answered[original] = answered.get(original, 0) + 1
+        address = item.sender.split("<")[1].rstrip(">")
+        if rcpt_tos != (address,):
+            problems.append(f"reply to {original} went to {rcpt_tos}, expected {address}")
+    missing = len(wanted) - len(answered)
+    if missing:
+        problems.append(f"{missing} of {len(wanted)} mails got no reply "
+                        f"({len(received)} replies received)")
+    twice = sum(1 for count in answered.values() if count > 1)
+    if twice:
+        problems.append(f"{twice} mails were answered more than once")
+    return problems
+
+
+def check_messages(report: list[dict[str, Any]], mails: Sequence[BenchMail]) -> list[str]:
+    problems = []
+    by_id = {entry["message_id"]: entry for entry in report}
+    if len(report) != len(mails):
+        problems.append(f"`intake messages` lists {len(report)} mails, expected {len(mails)}")
+    outcomes: dict[str, int] = {}
+    for entry in report:
+        outcomes[entry["outcome"]] = outcomes.get(entry["outcome"], 0) + 1
+    if outcomes.get("confirmed", 0) != len(mails):
+        problems.append(f"outcomes {outcomes}, expected all {len(mails)} confirmed")
+    unsent = sum(1 for entry in report if entry.get("reply_status") != "sent")
+    if unsent:
+        states: dict[str, int] = {}
+        for entry in report:
+            states[str(entry.get("reply_status"))] = states.get(str(entry.get("reply_status")), 0) + 1
+        problems.append(f"{unsent} replies not sent (reply states {states})")
+    wrong_units = sum(1 for item in mails
+                      if len(by_id.get(item.message_id, {}).get("units", [])) != len(item.units))
+    if wrong_units:
+        problems.append(f"{wrong_units} mails matched a number of units other than 2")
+    return problems
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+@contextlib.contextmanager
+def servers() -> Iterator[tuple[Any, Any, LeanHandler]]:
+    from tests.smtpserver import SmtpTestServer
+
+    dovecot = shm_dovecot_class()().start()
+    smtp = SmtpTestServer()
+    handler = LeanHandler()
+    smtp.handler = handler  # type: ignore[assignment]
+    smtp.controller.handler = handler
+    smtp.start()
+    try:
+        yield dovecot, smtp, handler
+    finally:
+        smtp.stop()
+        dovecot.stop()
+
+
+def profile_run(bench: Bench, out: Path, handler: LeanHandler, top: int = 35) -> str:
+    import pstats
+
+    config = bench.prepared("INBOX")
+    handler.take()
+    done = bench.intake(config, "poll", "--once",
+                        prefix=("-m", "cProfile", "-o", str(out), "-m", "intake.cli"), name="profile")
+    if done.returncode != 0:
+        raise SystemExit(f"profiled poll --once failed:\n{done.stderr}")
+    handler.take()
+    text = io.StringIO()
+    stats = pstats.Stats(str(out), stream=text)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return f"profiled poll --once: {done.seconds:.2f} s wall under cProfile\n" + text.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mails", type=int, default=1000, help="N, the mails in the mailbox")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
+    parser.add_argument("--units", type=int, default=200,
+                        help="registered units, two per committee (default 200)")
+    parser.add_argument("--senders", type=int, default=250, help="distinct sender addresses")
+    parser.add_argument("--replies-per-hour", type=int, default=100_000,
+                        help="the bot's loop guard, set high so no reply is held")
+    parser.add_argument("--database-url",
+                        help="e.g. postgresql://postgres@127.0.0.1:5432/test (its tables are "
+                             "DROPPED); default a fresh SQLite file on /dev/shm per run")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="also profile one bot run with cProfile, writing FILE")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, databases)")
+    parser.add_argument("--floor-worker", nargs=4, metavar=("PORT", "USER", "FOLDER", "N"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.floor_worker:
+        port, user, folder, expected = args.floor_worker
+        floor_worker(int(port), user, os.environ["BENCH_IMAP_PASSWORD"], folder, int(expected))
+        return 0
+    if args.mails < 1 or args.runs < 1:
+        parser.error("--mails and --runs must be at least 1")
+
+    base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else Path(tempfile.gettempdir())
+    work = Path(tempfile.mkdtemp(prefix="intake-bench-", dir=base))
+    print(f"work folder {work}", file=sys.stderr)
+    try:
+        return run(args, work)
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
+    n = args.mails
+    boards = build_register(args.units)
+    register = work / "register.csv"
+    register.write_text(register_csv(boards), encoding="utf-8")
+    senders = sender_pool(args.senders)
+
+    t0 = time.perf_counter()
+    mails = build_mails(n, boards, senders)
+    check_pdf_pages(mails[0].raw)
+    built = time.perf_counter() - t0
+    size = statistics.mean(len(item.raw) for item in mails)
+    print(f"built {n} mails ({size / 1024:.1f} KiB each, 2-page PDF) in {built:.1f} s",
+          file=sys.stderr)
+
+    with servers() as (dovecot, smtp, handler):
+        t0 = time.perf_counter()
+        append_all(dovecot, mails)
+        with dovecot.client() as imap:
+            imap.create_folder(EMPTY_FOLDER)
+        print(f"appended {n} mails to Dovecot ({dovecot.root}) in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
+        bench = Bench(work, dovecot.port, dovecot.user, dovecot.password, smtp.port,
+                      args.database_url, args.replies_per_hour, register)
+
+        runs: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for index in range(1, args.runs + 1):
+            # start-up: the same command on an empty folder
+            config = bench.prepared(EMPTY_FOLDER)
+            empty = bench.intake(config, "poll", "--once", name="poll-empty")
+            if empty.returncode != 0:
+                raise SystemExit(f"empty poll --once failed:\n{empty.stderr}")
+
+            # the bot on N mails
+            config = bench.prepared("INBOX")
+            handler.take()
+            bot = bench.intake(config, "poll", "--once", name="poll")
+            if bot.returncode != 0:
+                raise SystemExit(f"poll --once failed:\n{bot.stderr}")
+            time.sleep(0.2)  # the server thread has answered 250 before the bot exits; be safe
+            received = handler.take()
+            run_problems = check_replies(received, mails) + check_messages(bench.messages(config), mails)
+            summary = next((line for line in reversed(bot.stderr.splitlines()) if "poll: stored" in line),
+                           "")
+
+            floor = measure_floor(bench, dovecot, n)
+            result = {
+                "run": index,
+                "bot_seconds": bot.seconds,
+                "bot_max_rss_mib": bot.max_rss_mib,
+                "empty_seconds": empty.seconds,
+                "empty_max_rss_mib": empty.max_rss_mib,
+                "replies_received": len(received),
+                "bot_summary": summary.split(": ", 2)[-1] if summary else "",
+                "floor_seconds": floor["seconds"],
+                "floor_wall_seconds": floor["wall_seconds"],
+                "floor_max_rss_mib": floor["max_rss_mib"],
+                "floor_pages": floor["pages"],
+                "problems": run_problems,
+            }
+            runs.append(result)
+            problems.extend(f"run {index}: {p}" for p in run_problems)
+            print(f"run {index}: bot {bot.seconds:.2f} s ({n / bot.seconds:.0f} mails/s, "
+                  f"{bot.max_rss_mib:.0f} MiB), empty poll {empty.seconds:.2f} s, "
+                  f"floor {floor['seconds']:.2f} s ({n / floor['seconds']:.0f} mails/s), "
+                  f"replies {len(received)}/{n}"
+                  + (f"  PROBLEMS: {'; '.join(run_problems)}" if run_problems else "  ok"),
+                  file=sys.stderr)
+
+        profile_text = None
+        if args.profile:
+            profile_text = profile_run(bench, args.profile, handler)
+
+    bot_s = median([r["bot_seconds"] for r in runs])
+    empty_s = median([r["empty_seconds"] for r in runs])
+    floor_s = median([r["floor_seconds"] for r in runs])
+    per_mail_ms = (bot_s - empty_s) / n * 1000
+    summary = {
+        "mails": n,
+        "runs": args.runs,
+        "bot_mails_per_s": n / bot_s,
+        "bot_seconds": bot_s,
+        "bot_ms_per_mail": bot_s / n * 1000,
+        "startup_seconds": empty_s,
+        "bot_ms_per_mail_excluding_startup": per_mail_ms,
+        "floor_mails_per_s": n / floor_s,
+        "floor_seconds": floor_s,
+        "floor_ms_per_mail": floor_s / n * 1000,
+        "ratio_bot_to_floor": bot_s / floor_s,
+        "ratio_bot_to_floor_excluding_startup": (bot_s - empty_s) / floor_s,
+        "bot_peak_rss_mib": median([r["bot_max_rss_mib"] for r in runs]),
+        "bot_peak_rss_mib_max": max(r["bot_max_rss_mib"] for r in runs),
+        "empty_poll_peak_rss_mib": median([r["empty_max_rss_mib"] for r in runs]),
+        "floor_peak_rss_mib": median([r["floor_max_rss_mib"] for r in runs]),
+        "correct": not problems,
+        "problems": problems,
+    }
+    environment = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "database": "sqlite on /dev/shm (fresh file per run)" if args.database_url is None
+        else args.database_url.split("@")[-1],
+        "maildir": "tmpfs (/dev/shm)" if str(work).startswith(str(SHM)) else "disk",
+        "units": args.units,
+        "senders": args.senders,
+        "mail_kib": size / 1024,
+        "date": datetime.now().isoformat(timespec="seconds"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"poll_once-{n}.json"
+    out.write_text(json.dumps({"summary": summary, "runs": runs, "environment": environment},
+                              indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    print(markdown(summary))
+    print(f"\nresults: {out.relative_to(ROOT)}")
+    if profile_text:
+        print("\n" + profile_text)
+    if problems:
+        print("\nCORRECTNESS PROBLEMS:\n  " + "\n  ".join(problems))
+        return 1
+    return 0
+
+
+def markdown(s: dict[str, Any]) -> str:
+    rows = [
+        ("mails (N) / runs", f"{s['mails']} / {s['runs']} (medians)"),
+        ("bot `poll --once`, mails/s", f"{s['bot_mails_per_s']:.0f} ({s['bot_seconds']:.2f} s, "
+                                       f"{s['bot_ms_per_mail']:.1f} ms/mail)"),
+        ("start-up cost (empty `poll --once`)", f"{s['startup_seconds']:.2f} s"),
+        ("bot per mail excluding start-up", f"{s['bot_ms_per_mail_excluding_startup']:.1f} ms"),
+        ("floor (IMAP fetch + email + pypdf), mails/s",
+         f"{s['floor_mails_per_s']:.0f} ({s['floor_seconds']:.2f} s, {s['floor_ms_per_mail']:.1f} ms/mail)"),
+        ("ratio bot / floor (time)", f"{s['ratio_bot_to_floor']:.2f}×"),
+        ("ratio excluding start-up", f"{s['ratio_bot_to_floor_excluding_startup']:.2f}×"),
+        ("bot peak RSS", f"{s['bot_peak_rss_mib']:.0f} MiB (empty poll {s['empty_poll_peak_rss_mib']:.0f} "
+                         f"MiB, floor {s['floor_peak_rss_mib']:.0f} MiB)"),
+        ("correct (N replies, N confirmed)", "yes" if s["correct"] else "NO"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+    lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
