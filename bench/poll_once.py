@@ -95,7 +95,7 @@ NAMES = (
     "Lärkan", "Svalan", "Domherren", "Kungsfågeln", "Fjärilen", "Humlan", "Myran", "Nyckelpigan",
     "Stjärnan", "Månen", "Solen", "Regnbågen", "Molnet", "Vinden", "Kompassen", "Fyren",
     "Ankaret", "Seglet", "Bryggan", "Stenen", "Kristallen", "Pärlan", "Bärnstenen", "Globen",
-    "Lyktan", "Trädgården", "Ängen", "Skogsbrynet", "Backen", "Dalen", "Udden", "Viken",
+    "Lyktan", "Trädgården", "Ängen", "Skogsbrynet", "Kullen", "Dalen", "Udden", "Viken",
     "Holmen", "Källan", "Bäcken", "Forsen", "Tjärnen", "Mossen", "Hagen", "Gläntan", "Lunden",
     "Ljuset", "Gnistan", "Vågen", "Strömmen", "Sjöstjärnan", "Snäckan", "Tångräkan", "Valen",
     "Delfinen", "Sälen", "Pingvinen", "Björnen", "Älgen", "Lodjuret", "Vargen", "Järven",
@@ -181,8 +181,10 @@ def build_register(units: int) -> list[list[RegisteredUnit]]:
             pair.append(RegisteredUnit(f"{prefix} {NAMES[number % len(NAMES)]}", award_class,
                                        administration, board))
         boards.append(pair)
-    all_names = [unit.name for pair in boards for unit in pair]
-    assert len(set(all_names)) == len(all_names), "unit names must be unique"
+    from intake.text import fold
+
+    folded = [fold(unit.name) for pair in boards for unit in pair]
+    assert len(set(folded)) == len(folded), "unit names must differ even folded (Bäcken = Backen)"
     return boards
 
 
@@ -660,6 +662,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
             imap.create_folder(EMPTY_FOLDER)
         print(f"appended {n} mails to Dovecot ({dovecot.root}) in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
+        maildir = str(dovecot.root / "mail")
         bench = Bench(work, dovecot.port, dovecot.user, dovecot.password, smtp.port,
                       args.database_url, args.replies_per_hour, register)
 
@@ -687,6 +690,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
             floor = measure_floor(bench, dovecot, n)
             result = {
                 "run": index,
+                "load_average_1min": os.getloadavg()[0],
                 "bot_seconds": bot.seconds,
                 "bot_max_rss_mib": bot.max_rss_mib,
                 "empty_seconds": empty.seconds,
@@ -742,11 +746,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "cpus": os.cpu_count(),
         "database": "sqlite on /dev/shm (fresh file per run)" if args.database_url is None
         else args.database_url.split("@")[-1],
-        "maildir": "tmpfs (/dev/shm)" if str(work).startswith(str(SHM)) else "disk",
+        "maildir": maildir,
         "units": args.units,
         "senders": args.senders,
         "mail_kib": size / 1024,
         "date": datetime.now().isoformat(timespec="seconds"),
+        "load_average_1min_at_end": os.getloadavg()[0],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"poll_once-{n}.json"

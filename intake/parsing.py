@@ -135,7 +135,8 @@ def _parse_message(
             continue  # its children come next
         elif _is_body(part, filename, disposition):
             body, problem = _decode_text(part)
-            (html if ctype == "text/html" else text).append(body)
+            if body:
+                (html if ctype == "text/html" else text).append(body)
             if problem:
                 defects.append(f"{ctype}: {problem}")
         elif disposition == "attachment" or filename or ctype.split("/")[0] in FILE_MAINTYPES:
@@ -177,8 +178,8 @@ def _parse_forwarded(part: Message, depth: int) -> ParsedMail:
     encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
     try:
         if encoding in ("base64", "quoted-printable"):
-            # RFC 2046 forbids it but Outlook does it; email parsed the encoded text as a
-            # headerless mail, so decode that text and parse it again
+            # RFC 2046 forbids it but some mail programs do it; email parsed the encoded
+            # text as a headerless mail, so decode that text and parse it again
             encoded = str(inner.get_payload()).encode("ascii", "surrogateescape")
             decode = base64.b64decode if encoding == "base64" else quopri.decodestring
             raw = decode(encoded)
@@ -186,7 +187,7 @@ def _parse_forwarded(part: Message, depth: int) -> ParsedMail:
         else:
             raw = inner.as_bytes()
     except Exception:  # a broken inner mail may not re-serialise; the id just needs to be stable
-        raw = str(inner).encode("utf-8", "surrogateescape")
+        raw = repr(list(inner.raw_items())).encode("utf-8", "surrogateescape")
     parser: Any = None
     notes = []
     try:
@@ -197,10 +198,10 @@ def _parse_forwarded(part: Message, depth: int) -> ParsedMail:
 
 
 def _parts(part: Message, root: bool = False) -> Iterator[Message]:
-    """The part and its descendants, not descending into forwarded mails."""
+    """The part and its descendants, not descending into forwarded mails or reports."""
     yield part
-    if part.get_content_type() in FORWARD_TYPES and not root:
-        return
+    if part.get_content_maintype() == "message" and not root:
+        return  # a forwarded mail, or a delivery report's fields: neither are this mail's parts
     if part.is_multipart():
         for sub in part.get_payload():
             if isinstance(sub, Message):

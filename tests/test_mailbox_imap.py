@@ -254,8 +254,12 @@ def test_a_connection_dropped_during_idle_does_not_spin(dovecot: Dovecot, source
 
 
 def test_wait_across_a_server_restart_still_sees_new_mail(dovecot: Dovecot, source: ImapSource) -> None:
+    def restart_and_deliver() -> None:
+        dovecot.restart()
+        dovecot.append(mail())
+
     source.snapshot()
-    later(lambda: (dovecot.restart(), dovecot.append(mail())))
+    later(restart_and_deliver)
 
     deadline = time.monotonic() + 20
     while not source.wait(5):  # the first wait may sleep through the restart
