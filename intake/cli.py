@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations speak only when they fail
+    logging.getLogger("mailparser").setLevel(logging.ERROR)  # warns about every unnamed part
     try:
         return COMMANDS[args.command](args)
     except (IntakeError, LookupError, OSError) as exc:

@@ -270,11 +270,12 @@ def parse_settings(toml_text: str, environ: Mapping[str, str] | None = None) -> 
 
 
 def _expected(convert: Callable[[str, Any], Any]) -> str:
-    return {
+    expected: dict[Callable[[str, Any], Any], str] = {
         _year: "an award year like 2017",
         _address: "an e-mail address",
         _date: "a date like 2017-06-30",
-    }.get(convert, "a value")
+    }
+    return expected.get(convert, "a value")
 
 
 def _check_consistency(settings: Settings) -> None:

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from types import FrameType
 
 from intake.domain import Mailer, MailSource
@@ -71,14 +72,14 @@ class Daemon:
                     failures += 1
                     delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
                     log.warning("%s; retrying in %.0f s", exc, delay)
-                    self._wait(lambda d=delay: self.stopping.wait(d))
+                    self._wait(partial(self.stopping.wait, delay))
                 except _Interrupt:
                     break
                 except Exception:  # noqa: BLE001 - the daemon must outlive a bug in one round
                     failures += 1
                     delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
                     log.exception("unexpected error; retrying in %.0f s", delay)
-                    self._wait(lambda d=delay: self.stopping.wait(d))
+                    self._wait(partial(self.stopping.wait, delay))
         finally:
             self.source.close()
             log.info("stopped")

@@ -34,8 +34,8 @@ from email.message import Message
 from email.policy import default as _HEADER_POLICY
 from typing import Any
 
-import mailparser  # type: ignore[import-untyped]
-from mailparser.exceptions import MailParserRecursionError  # type: ignore[import-untyped]
+import mailparser
+from mailparser.exceptions import MailParserRecursionError
 
 from intake.domain import Attachment, ParsedMail
 from intake.errors import MailParseError
@@ -59,17 +59,8 @@ FORWARD_TYPES = frozenset({"message/rfc822", "message/global"})
 # Outlook labels cp1252 text ("–", "€") as iso-8859-1.
 CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252"}
 FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes
-# Names for unnamed files; a table rather than mimetypes alone, whose answers depend
-# on the host's mime.types. mimetypes covers the rest.
-EXTENSIONS = {
-    "application/pdf": ".pdf",
-    "application/msword": ".doc",
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "text/plain": ".txt",
-    "message/rfc822": ".eml",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-}
+# Names for unnamed files; mimetypes answers the rest, though some answers vary by host.
+EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "text/plain": ".txt"}
 _Param = str | tuple[str | None, str | None, str]  # plain, or RFC 2231 (charset, language, value)
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -257,20 +248,14 @@ def _first_id(value: str) -> str | None:
 
 
 def _date(parser: Any) -> datetime | None:
-    value = getattr(parser, "date", None) if parser is not None else None
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = getattr(parser, "date", None)  # mail-parser gives UTC
+    return value.replace(tzinfo=value.tzinfo or UTC) if isinstance(value, datetime) else None
 
 
 def _header_defects(parser: Any) -> list[str]:
-    if parser is None:
-        return []
-    found = [
-        f"{d.get('header')}: {d.get('reason')}"
-        for d in [*parser.address_header_defects, *parser.date_header_defects]
-    ]
-    return list(dict.fromkeys(found))
+    found = [*getattr(parser, "address_header_defects", ())]
+    found += getattr(parser, "date_header_defects", ())
+    return list(dict.fromkeys(f"{d.get('header')}: {d.get('reason')}" for d in found))
 
 
 def _describe(defect: object) -> str:
