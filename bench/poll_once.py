@@ -61,6 +61,7 @@ if str(ROOT) not in sys.path:
 RESULTS = ROOT / "bench" / "results"
 SHM = Path("/dev/shm")
 FETCH_BATCH = 100
+MAX_DRAIN_POLLS = 5  # further `poll --once` calls allowed to answer what one call left queued
 COMMAND_TIMEOUT = 1800  # seconds; 1,000 mails take well under a minute
 AWARD_YEAR = 2017
 MAILBOX = "kvalitetsutmarkelsen@stockholm.se"
@@ -681,11 +682,24 @@ def run(args: argparse.Namespace, work: Path) -> int:
             bot = bench.intake(config, "poll", "--once", name="poll")
             if bot.returncode != 0:
                 raise SystemExit(f"poll --once failed:\n{bot.stderr}")
-            time.sleep(0.2)  # the server thread has answered 250 before the bot exits; be safe
+            # The server stored each reply before answering 250, so all are in by now.
             received = handler.take()
+            replies_first = len(received)
             run_problems = check_replies(received, mails) + check_messages(bench.messages(config), mails)
             summary = next((line for line in reversed(bot.stderr.splitlines()) if "poll: stored" in line),
                            "")
+            # If one call left replies queued, call again (timed) until all N are answered:
+            # the time to finish the job, beside the time of the single call.
+            drains: list[Measured] = []
+            while len(received) < n and len(drains) < MAX_DRAIN_POLLS:
+                drain = bench.intake(config, "poll", "--once", name=f"poll-drain{len(drains) + 1}")
+                if drain.returncode != 0:
+                    raise SystemExit(f"poll --once (again) failed:\n{drain.stderr}")
+                drains.append(drain)
+                received += handler.take()
+            final_problems = (check_replies(received, mails) + check_messages(bench.messages(config), mails)
+                              if drains else run_problems)
+            complete_seconds = bot.seconds + sum(d.seconds for d in drains)
 
             floor = measure_floor(bench, dovecot, n)
             result = {
@@ -693,23 +707,33 @@ def run(args: argparse.Namespace, work: Path) -> int:
                 "load_average_1min": os.getloadavg()[0],
                 "bot_seconds": bot.seconds,
                 "bot_max_rss_mib": bot.max_rss_mib,
+                "polls_to_answer_all": 1 + len(drains) if not final_problems else None,
+                "bot_complete_seconds": complete_seconds,
+                "drain_seconds": [d.seconds for d in drains],
                 "empty_seconds": empty.seconds,
                 "empty_max_rss_mib": empty.max_rss_mib,
-                "replies_received": len(received),
+                "replies_after_one_poll": replies_first,
+                "replies_after_all_polls": len(received),
                 "bot_summary": summary.split(": ", 2)[-1] if summary else "",
                 "floor_seconds": floor["seconds"],
                 "floor_wall_seconds": floor["wall_seconds"],
                 "floor_max_rss_mib": floor["max_rss_mib"],
                 "floor_pages": floor["pages"],
-                "problems": run_problems,
+                "problems_after_one_poll": run_problems,
+                "problems_after_all_polls": final_problems,
             }
             runs.append(result)
-            problems.extend(f"run {index}: {p}" for p in run_problems)
+            problems.extend(f"run {index}, one poll --once: {p}" for p in run_problems)
+            problems.extend(f"run {index}, after {1 + len(drains)} polls: {p}" for p in final_problems
+                            if drains)
             print(f"run {index}: bot {bot.seconds:.2f} s ({n / bot.seconds:.0f} mails/s, "
-                  f"{bot.max_rss_mib:.0f} MiB), empty poll {empty.seconds:.2f} s, "
-                  f"floor {floor['seconds']:.2f} s ({n / floor['seconds']:.0f} mails/s), "
-                  f"replies {len(received)}/{n}"
-                  + (f"  PROBLEMS: {'; '.join(run_problems)}" if run_problems else "  ok"),
+                  f"{bot.max_rss_mib:.0f} MiB), replies {replies_first}/{n}"
+                  + (f", all answered after {1 + len(drains)} polls, {complete_seconds:.2f} s"
+                     if drains else "")
+                  + f"; empty poll {empty.seconds:.2f} s; "
+                  f"floor {floor['seconds']:.2f} s ({n / floor['seconds']:.0f} mails/s)"
+                  + (f"  PROBLEMS: {'; '.join(run_problems + (final_problems if drains else []))}"
+                     if run_problems or final_problems else "  ok"),
                   file=sys.stderr)
 
         profile_text = None
@@ -733,11 +757,17 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "floor_ms_per_mail": floor_s / n * 1000,
         "ratio_bot_to_floor": bot_s / floor_s,
         "ratio_bot_to_floor_excluding_startup": (bot_s - empty_s) / floor_s,
+        "replies_after_one_poll": median([r["replies_after_one_poll"] for r in runs]),
+        "bot_complete_seconds": median([r["bot_complete_seconds"] for r in runs]),
+        "bot_complete_mails_per_s": n / median([r["bot_complete_seconds"] for r in runs]),
+        "ratio_complete_to_floor": median([r["bot_complete_seconds"] for r in runs]) / floor_s,
+        "polls_to_answer_all": max((r["polls_to_answer_all"] or 0) for r in runs) or None,
         "bot_peak_rss_mib": median([r["bot_max_rss_mib"] for r in runs]),
         "bot_peak_rss_mib_max": max(r["bot_max_rss_mib"] for r in runs),
         "empty_poll_peak_rss_mib": median([r["empty_max_rss_mib"] for r in runs]),
         "floor_peak_rss_mib": median([r["floor_max_rss_mib"] for r in runs]),
-        "correct": not problems,
+        "correct_after_one_poll": not any(r["problems_after_one_poll"] for r in runs),
+        "correct_after_all_polls": not any(r["problems_after_all_polls"] for r in runs),
         "problems": problems,
     }
     environment = {
@@ -781,8 +811,18 @@ def markdown(s: dict[str, Any]) -> str:
         ("ratio excluding start-up", f"{s['ratio_bot_to_floor_excluding_startup']:.2f}×"),
         ("bot peak RSS", f"{s['bot_peak_rss_mib']:.0f} MiB (empty poll {s['empty_poll_peak_rss_mib']:.0f} "
                          f"MiB, floor {s['floor_peak_rss_mib']:.0f} MiB)"),
-        ("correct (N replies, N confirmed)", "yes" if s["correct"] else "NO"),
+        ("correct after one call (N replies, N confirmed)",
+         "yes" if s["correct_after_one_poll"] else f"NO: {s['replies_after_one_poll']:.0f} replies"),
     ]
+    if s["polls_to_answer_all"] and s["polls_to_answer_all"] > 1:
+        rows += [
+            ("calls of `poll --once` to answer all N", f"{s['polls_to_answer_all']}"),
+            ("bot until all N answered, mails/s",
+             f"{s['bot_complete_mails_per_s']:.0f} ({s['bot_complete_seconds']:.2f} s, "
+             f"{s['ratio_complete_to_floor']:.2f}× the floor)"),
+        ]
+    elif not s["correct_after_all_polls"]:
+        rows.append(("all N answered after further calls", "NO"))
     width = max(len(name) for name, _ in rows)
     lines = [f"| {'measure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
     lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]

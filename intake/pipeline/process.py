@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from intake.automail import automatic_reason
 from intake.decisions import Evidence, decide
-from intake.domain import Decision, DocType, Outcome, ParsedMail, UnitMatch, UnitState
+from intake.domain import Attachment, Decision, DocType, Outcome, ParsedMail, Unit, UnitMatch, UnitState
 from intake.errors import MailParseError, TransientError
 from intake.identity import sha256_hex
 from intake.matching import match_units
@@ -90,53 +90,56 @@ def _reset(session: Session, message: MessageRow) -> None:
 
 def _process(ctx: Context, session: Session, message: MessageRow, *, reply: bool) -> Outcome:
     settings = ctx.settings
-    register = [store.to_unit(row) for row in store.unit_rows(session, settings.award.year)]
-    evidence_args: dict[str, object] = {}
-    mail: ParsedMail | None = None
+    register = tuple(store.to_unit(row) for row in store.unit_rows(session, settings.award.year))
+    late = _is_late(ctx, message.received_at)
     try:
         mail = parse_mail(message.raw)
     except MailParseError as exc:
-        evidence_args["parse_error"] = str(exc)
+        decision = decide(Evidence(settings.award.year, register, parse_error=str(exc), late=late))
+        _record(ctx, session, message, decision, [])
+        return decision.outcome
 
-    matches: list[UnitMatch] = []
-    if mail is not None:
-        message.from_addr, message.from_name = mail.from_addr, mail.from_name
-        message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
-        candidates = [a for a in mail.all_attachments() if is_document_candidate(a)]
-        documents = [read_document(a) for a in candidates]
-        understandings = [understand(d) for d in documents if d.unreadable is None and d.text.strip()]
-        for understanding in understandings:
-            if understanding.doc_type is DocType.PROTOCOL:
-                matches.extend(match_units(understanding.text, register, understanding.filename))
-        matches = list({m.unit_id: m for m in reversed(matches)}.values())[::-1]
-        for attachment, document in zip(candidates, documents, strict=True):
-            kind = next((u.doc_type for u in understandings if u.filename == document.filename), None)
-            message.attachments.append(AttachmentRow(
-                filename=attachment.filename, content_type=attachment.content_type,
-                size=len(attachment.data), sha256=sha256_hex(attachment.data),
-                doc_type=kind, pages=len(document.pages), unreadable=document.unreadable,
-                text=document.text,
-            ))
-        evidence_args.update(
-            automatic=automatic_reason(mail, {ctx.settings.bot_address, settings.award.mailbox}),
-            candidates=len(candidates),
-            documents=tuple(documents),
-            understandings=tuple(understandings),
-            matches=tuple(matches),
-        )
-
-    decision = decide(Evidence(
-        award_year=settings.award.year,
-        register=tuple(register),
-        late=_is_late(ctx, message.received_at),
-        **evidence_args,  # type: ignore[arg-type]
-    ))
-    _record(ctx, session, message, decision, matches)
-    if decision.send_reply and reply and mail is not None:
-        queue_reply(ctx, session, message, mail, decision, register)
+    message.from_addr, message.from_name = mail.from_addr, mail.from_name
+    message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
+    evidence = _read(mail, register, own={settings.bot_address, settings.award.mailbox},
+                     award_year=settings.award.year, late=late)
+    for attachment, document in zip(mail_candidates(mail), evidence.documents, strict=True):
+        kind = next((u.doc_type for u in evidence.understandings if u.filename == document.filename), None)
+        message.attachments.append(AttachmentRow(
+            filename=attachment.filename, content_type=attachment.content_type,
+            size=len(attachment.data), sha256=sha256_hex(attachment.data),
+            doc_type=kind, pages=len(document.pages), unreadable=document.unreadable,
+            text=document.text,
+        ))
+    decision = decide(evidence)
+    _record(ctx, session, message, decision, list(evidence.matches))
+    if decision.send_reply and reply:
+        queue_reply(ctx, session, message, mail, decision, list(register))
     log.info("message %s from %s: %s %s", message.message_id, message.from_addr,
              decision.outcome, ",".join(decision.missing))
     return decision.outcome
+
+
+def mail_candidates(mail: ParsedMail) -> list[Attachment]:
+    """The attachments that could be a protokollsutdrag (not logos, calendar files, signatures)."""
+    return [a for a in mail.all_attachments() if is_document_candidate(a)]
+
+
+def _read(mail: ParsedMail, register: tuple[Unit, ...], *, own: set[str], award_year: int,
+          late: bool) -> Evidence:
+    """Read, understand and match: everything the decision rules look at."""
+    documents = tuple(read_document(a) for a in mail_candidates(mail))
+    understandings = tuple(understand(d) for d in documents if d.unreadable is None and d.text.strip())
+    matches: dict[str, UnitMatch] = {}
+    for understanding in understandings:
+        if understanding.doc_type is DocType.PROTOCOL:
+            for match in match_units(understanding.text, register, understanding.filename):
+                matches.setdefault(match.unit_id, match)
+    return Evidence(
+        award_year=award_year, register=register, automatic=automatic_reason(mail, own),
+        candidates=len(documents), documents=documents, understandings=understandings,
+        matches=tuple(matches.values()), late=late,
+    )
 
 
 def _is_late(ctx: Context, received_at: datetime) -> bool:
