@@ -16,6 +16,7 @@ from intake.storage import store
 from intake.storage.models import ReplyRow
 
 log = logging.getLogger(__name__)
+SEND_BATCH = 500  # replies read from the outbox at a time
 
 
 def recover_interrupted_sends(ctx: Context) -> int:
@@ -30,12 +31,18 @@ def recover_interrupted_sends(ctx: Context) -> int:
 
 
 def send_due(ctx: Context, mailer: Mailer) -> int:
-    with ctx.sessions.begin() as session:
-        due = [row.id for row in store.due_replies(session, ctx.clock())]
+    """Send every reply that is due now, batch after batch, each reply attempted once."""
     sent = 0
-    for pk in due:
-        sent += _send_one(ctx, mailer, pk)
-    return sent
+    attempted: set[int] = set()
+    while True:
+        with ctx.sessions.begin() as session:
+            due = [row.id for row in store.due_replies(session, ctx.clock(), SEND_BATCH)]
+        batch = [pk for pk in due if pk not in attempted]
+        if not batch:
+            return sent
+        for pk in batch:
+            attempted.add(pk)
+            sent += _send_one(ctx, mailer, pk)
 
 
 def _send_one(ctx: Context, mailer: Mailer, pk: int) -> int:

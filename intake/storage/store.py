@@ -191,7 +191,7 @@ def replies_to_since(session: Session, recipient: str, since: datetime) -> int:
     ) or 0
 
 
-def due_replies(session: Session, now: datetime, limit: int = 500) -> Sequence[ReplyRow]:
+def due_replies(session: Session, now: datetime, limit: int) -> Sequence[ReplyRow]:
     return session.scalars(
         select(ReplyRow)
         .where(ReplyRow.status == "queued", ReplyRow.next_attempt_at <= now)
