@@ -231,6 +231,7 @@ class OutgoingMail:
     sender: str  # envelope sender (bare address)
     recipients: tuple[str, ...]
     raw: bytes
+    subject: str = ""
 
 
 class Mailer(Protocol):

@@ -162,7 +162,8 @@ class ReplyRenderer:
         msg["To"] = Address(display_name=to_name, addr_spec=to_address)
         if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
             msg["Reply-To"] = reply_to_address
-        msg["Subject"] = reply_subject(original.subject, f"Kvalitetsutmärkelsen {award.year}")
+        subject = reply_subject(original.subject, f"Kvalitetsutmärkelsen {award.year}")
+        msg["Subject"] = subject
         msg["Date"] = format_datetime(now.astimezone(award.tz))
         msg.set_raw("Message-ID", own_id)
         if in_reply_to:
@@ -182,6 +183,7 @@ class ReplyRenderer:
             sender=envelope_sender,
             recipients=(to_address,),
             raw=msg.as_bytes(),
+            subject=subject,
         )
 
 

@@ -35,16 +35,25 @@ def process_pending(ctx: Context) -> int:
     """Process every stored mail not yet processed, oldest first."""
     with ctx.sessions.begin() as session:
         pending = [row.id for row in store.pending_messages(session)]
+        register = load_register(ctx, session) if pending else ()
     for pk in pending:
-        process_message(ctx, pk)
+        process_message(ctx, pk, register=register)
     return len(pending)
 
 
-def process_message(ctx: Context, pk: int, *, reply: bool = True) -> Outcome | None:
+def load_register(ctx: Context, session: Session) -> tuple[Unit, ...]:
+    """The award year's units, read once for a batch of mails."""
+    return tuple(store.to_unit(row) for row in store.unit_rows(session, ctx.settings.award.year))
+
+
+def process_message(ctx: Context, pk: int, *, reply: bool = True,
+                    register: tuple[Unit, ...] | None = None) -> Outcome | None:
     try:
         with ctx.sessions.begin() as session:
             message = session.get_one(MessageRow, pk)
-            outcome = _process(ctx, session, message, reply=reply)
+            if register is None:
+                register = load_register(ctx, session)
+            outcome = _process(ctx, session, message, register, reply=reply)
         ctx.crashpoint("after_process")
         return outcome
     except TransientError:
@@ -88,9 +97,9 @@ def _reset(session: Session, message: MessageRow) -> None:
     session.flush()
 
 
-def _process(ctx: Context, session: Session, message: MessageRow, *, reply: bool) -> Outcome:
+def _process(ctx: Context, session: Session, message: MessageRow, register: tuple[Unit, ...], *,
+             reply: bool) -> Outcome:
     settings = ctx.settings
-    register = tuple(store.to_unit(row) for row in store.unit_rows(session, settings.award.year))
     late = _is_late(ctx, message.received_at)
     try:
         mail = parse_mail(message.raw)
@@ -149,7 +158,8 @@ def _is_late(ctx: Context, received_at: datetime) -> bool:
 
 def _record(ctx: Context, session: Session, message: MessageRow, decision: Decision,
             matches: list[UnitMatch]) -> None:
-    units = {row.unit_id: row for row in store.unit_rows(session, ctx.settings.award.year)}
+    wanted = {m.unit_id for m in matches} | set(decision.units)
+    units = {row.unit_id: row for row in store.units_by_ids(session, ctx.settings.award.year, wanted)}
     for match in matches:
         message.matches.append(MatchRow(unit=units[match.unit_id], mention=match.mention,
                                         score=match.score, filename=match.filename))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from email import message_from_bytes, policy
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +42,7 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
     held = recent >= ctx.settings.outbox.replies_per_hour
     row = ReplyRow(
         message_pk=message.id, kind=kind, message_id=outgoing.message_id,
-        sender=outgoing.sender, recipient=recipient, subject=_subject(outgoing.raw),
+        sender=outgoing.sender, recipient=recipient, subject=outgoing.subject,
         raw=outgoing.raw, status="held" if held else "queued", next_attempt_at=now,
         last_error=(f"Svarsgränsen nådd: {recent} svar till {recipient} den senaste timmen."
                     if held else None),
@@ -54,7 +53,3 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
     if held:
         log.warning("reply to %s held back: %d replies in the last hour", recipient, recent)
     return row
-
-
-def _subject(raw: bytes) -> str:
-    return str(message_from_bytes(raw, policy=policy.default).get("Subject", ""))

@@ -91,6 +91,13 @@ def unit_rows(session: Session, year: int | None = None) -> Sequence[UnitRow]:
     return session.scalars(query).all()
 
 
+def units_by_ids(session: Session, year: int, unit_ids: Iterable[str]) -> Sequence[UnitRow]:
+    ids = list(unit_ids)
+    if not ids:
+        return []
+    return session.scalars(select(UnitRow).where(UnitRow.year == year, UnitRow.unit_id.in_(ids))).all()
+
+
 def set_unit_state(
     session: Session, row: UnitRow, state: UnitState, message: MessageRow | None,
     actor: str, **detail: Any,
