@@ -73,6 +73,11 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessingSettings:
+    workers: int = 0  # processes that read attachments; 0: one per CPU, 1: none besides the bot
+
+
+@dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str = "sqlite:///var/intake.db"
 
@@ -90,6 +95,7 @@ class Settings:
     imap: ImapSettings
     smtp: SmtpSettings
     outbox: OutboxSettings
+    processing: ProcessingSettings
     database: DatabaseSettings
     web: WebSettings
 
@@ -137,6 +143,10 @@ def _year(name: str, value: Any) -> int:
 
 def _positive(name: str, value: Any) -> int:
     return _integer(name, value, 1)
+
+
+def _workers(name: str, value: Any) -> int:
+    return _integer(name, value, 0, 64)
 
 
 def _date(name: str, value: Any) -> date:
@@ -210,6 +220,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "max_attempts": ("max_attempts", _positive, 10),
         "retry_base_seconds": ("retry_base_seconds", _positive, 60),
     },
+    "processing": {"workers": ("workers", _workers, 0)},
     "database": {"url": ("url", _url, "sqlite:///var/intake.db")},
     "web": {"host": ("host", _text, "127.0.0.1"), "port": ("port", _port, 8080)},
 }
@@ -220,6 +231,7 @@ SECTION_TYPES = {
     "imap": ImapSettings,
     "smtp": SmtpSettings,
     "outbox": OutboxSettings,
+    "processing": ProcessingSettings,
     "database": DatabaseSettings,
     "web": WebSettings,
 }

@@ -11,22 +11,20 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
-from intake.automail import automatic_reason
 from intake.decisions import Evidence, decide
-from intake.domain import Attachment, Decision, DocType, Outcome, ParsedMail, Unit, UnitMatch, UnitState
-from intake.errors import MailParseError, TransientError
+from intake.domain import Decision, DocType, Outcome, Unit, UnitMatch, UnitState
+from intake.errors import TransientError
 from intake.identity import sha256_hex
 from intake.matching import match_units
-from intake.parsing import parse_mail
+from intake.pipeline.analysis import Analysis, analyse, analyse_all, worker_count
 from intake.pipeline.context import Context
 from intake.pipeline.replying import queue_reply
-from intake.reading import is_document_candidate, read_document
 from intake.storage import store
 from intake.storage.models import AttachmentRow, MatchRow, MessageRow, UnitRow
-from intake.understanding import understand
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +34,21 @@ def process_pending(ctx: Context) -> int:
     with ctx.sessions.begin() as session:
         pending = [row.id for row in store.pending_messages(session)]
         register = load_register(ctx, session) if pending else ()
-    for pk in pending:
-        process_message(ctx, pk, register=register)
-    return len(pending)
+    done = 0
+    workers = worker_count(ctx.settings.processing.workers)
+    for pk, analysis in analyse_all(pending, partial(_raw, ctx), own_addresses(ctx), workers):
+        process_message(ctx, pk, register=register, analysis=analysis)
+        done += 1
+    return done
+
+
+def own_addresses(ctx: Context) -> frozenset[str]:
+    return frozenset({ctx.settings.bot_address, ctx.settings.award.mailbox.lower()})
+
+
+def _raw(ctx: Context, pk: int) -> bytes:
+    with ctx.sessions.begin() as session:
+        return session.get_one(MessageRow, pk).raw
 
 
 def load_register(ctx: Context, session: Session) -> tuple[Unit, ...]:
@@ -47,13 +57,19 @@ def load_register(ctx: Context, session: Session) -> tuple[Unit, ...]:
 
 
 def process_message(ctx: Context, pk: int, *, reply: bool = True,
-                    register: tuple[Unit, ...] | None = None) -> Outcome | None:
+                    register: tuple[Unit, ...] | None = None,
+                    analysis: Analysis | BaseException | None = None) -> Outcome | None:
+    """Process one stored mail; `analysis` may come from a worker, else it is made here."""
     try:
+        if isinstance(analysis, BaseException):
+            raise analysis  # it failed in a worker: shunt the mail like any other failure
         with ctx.sessions.begin() as session:
             message = session.get_one(MessageRow, pk)
             if register is None:
                 register = load_register(ctx, session)
-            outcome = _process(ctx, session, message, register, reply=reply)
+            if analysis is None:
+                analysis = analyse(message.raw, own_addresses(ctx))
+            outcome = _process(ctx, session, message, register, analysis, reply=reply)
         ctx.crashpoint("after_process")
         return outcome
     except TransientError:
@@ -97,23 +113,15 @@ def _reset(session: Session, message: MessageRow) -> None:
     session.flush()
 
 
-def _process(ctx: Context, session: Session, message: MessageRow, register: tuple[Unit, ...], *,
-             reply: bool) -> Outcome:
-    settings = ctx.settings
-    late = _is_late(ctx, message.received_at)
-    try:
-        mail = parse_mail(message.raw)
-    except MailParseError as exc:
-        decision = decide(Evidence(settings.award.year, register, parse_error=str(exc), late=late))
-        _record(ctx, session, message, decision, [])
-        return decision.outcome
-
-    message.from_addr, message.from_name = mail.from_addr, mail.from_name
-    message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
-    evidence = _read(mail, register, own={settings.bot_address, settings.award.mailbox},
-                     award_year=settings.award.year, late=late)
-    for attachment, document in zip(mail_candidates(mail), evidence.documents, strict=True):
-        kind = next((u.doc_type for u in evidence.understandings if u.filename == document.filename), None)
+def _process(ctx: Context, session: Session, message: MessageRow, register: tuple[Unit, ...],
+             analysis: Analysis, *, reply: bool) -> Outcome:
+    evidence = _evidence(ctx, message, register, analysis)
+    mail = analysis.mail
+    if mail is not None:
+        message.from_addr, message.from_name = mail.from_addr, mail.from_name
+        message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
+    for attachment, document in zip(analysis.candidates, analysis.documents, strict=True):
+        kind = next((u.doc_type for u in analysis.understandings if u.filename == document.filename), None)
         message.attachments.append(AttachmentRow(
             filename=attachment.filename, content_type=attachment.content_type,
             size=len(attachment.data), sha256=sha256_hex(attachment.data),
@@ -122,32 +130,25 @@ def _process(ctx: Context, session: Session, message: MessageRow, register: tupl
         ))
     decision = decide(evidence)
     _record(ctx, session, message, decision, list(evidence.matches))
-    if decision.send_reply and reply:
+    if decision.send_reply and reply and mail is not None:
         queue_reply(ctx, session, message, mail, decision, list(register))
     log.info("message %s from %s: %s %s", message.message_id, message.from_addr,
              decision.outcome, ",".join(decision.missing))
     return decision.outcome
 
 
-def mail_candidates(mail: ParsedMail) -> list[Attachment]:
-    """The attachments that could be a protokollsutdrag (not logos, calendar files, signatures)."""
-    return [a for a in mail.all_attachments() if is_document_candidate(a)]
-
-
-def _read(mail: ParsedMail, register: tuple[Unit, ...], *, own: set[str], award_year: int,
-          late: bool) -> Evidence:
-    """Read, understand and match: everything the decision rules look at."""
-    documents = tuple(read_document(a) for a in mail_candidates(mail))
-    understandings = tuple(understand(d) for d in documents if d.unreadable is None and d.text.strip())
+def _evidence(ctx: Context, message: MessageRow, register: tuple[Unit, ...], analysis: Analysis) -> Evidence:
+    """Match the protokollsutdrag's units to the register: everything the decision rules look at."""
     matches: dict[str, UnitMatch] = {}
-    for understanding in understandings:
+    for understanding in analysis.understandings:
         if understanding.doc_type is DocType.PROTOCOL:
             for match in match_units(understanding.text, register, understanding.filename):
                 matches.setdefault(match.unit_id, match)
     return Evidence(
-        award_year=award_year, register=register, automatic=automatic_reason(mail, own),
-        candidates=len(documents), documents=documents, understandings=understandings,
-        matches=tuple(matches.values()), late=late,
+        award_year=ctx.settings.award.year, register=register, parse_error=analysis.parse_error,
+        automatic=analysis.automatic, candidates=len(analysis.candidates), documents=analysis.documents,
+        understandings=analysis.understandings, matches=tuple(matches.values()),
+        late=_is_late(ctx, message.received_at),
     )
 
 

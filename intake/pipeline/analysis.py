@@ -1,0 +1,109 @@
+"""The pure, CPU-heavy part of processing a mail (parse, read, understand), in worker processes.
+
+pypdf (and OCR later) dominate the time per mail and need no database, so a batch
+of stored mails is analysed by a pool of worker processes while the main process
+does the database work, decides and renders replies for the mails already
+analysed. Results come back in the order the mails were given.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from intake.automail import automatic_reason
+from intake.domain import Attachment, DocumentText, ParsedMail, Understanding
+from intake.errors import MailParseError
+from intake.parsing import parse_mail
+from intake.reading import is_document_candidate, read_document
+from intake.understanding import understand
+
+log = logging.getLogger(__name__)
+POOL_MIN_MAILS = 4  # fewer mails than this are analysed in the main process: a pool costs a start-up
+WINDOW_PER_WORKER = 3  # mails in flight per worker: enough to keep it busy, bounded in memory
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the pure stages make of one raw mail."""
+
+    mail: ParsedMail | None
+    parse_error: str | None = None
+    automatic: str | None = None
+    candidates: tuple[Attachment, ...] = ()  # attachments that could be a protokollsutdrag
+    documents: tuple[DocumentText, ...] = ()  # one per candidate, same order
+    understandings: tuple[Understanding, ...] = ()  # one per readable document
+
+
+def analyse(raw: bytes, own_addresses: frozenset[str]) -> Analysis:
+    try:
+        mail = parse_mail(raw)
+    except MailParseError as exc:
+        return Analysis(mail=None, parse_error=str(exc))
+    candidates = tuple(a for a in mail.all_attachments() if is_document_candidate(a))
+    documents = tuple(read_document(a) for a in candidates)
+    return Analysis(
+        mail=mail,
+        automatic=automatic_reason(mail, own_addresses),
+        candidates=candidates,
+        documents=documents,
+        understandings=tuple(understand(d) for d in documents if d.unreadable is None and d.text.strip()),
+    )
+
+
+def worker_count(configured: int) -> int:
+    """0 means one worker per CPU."""
+    return configured if configured > 0 else (os.cpu_count() or 1)
+
+
+def analyse_all(
+    pks: Sequence[int],
+    load_raw: Callable[[int], bytes],
+    own_addresses: frozenset[str],
+    workers: int,
+) -> Iterator[tuple[int, Analysis | BaseException | None]]:
+    """Yield (pk, analysis) in order; None means "analyse it in the caller" (no pool used).
+
+    An exception in a worker comes back in place of the analysis, so the caller
+    shunts that one mail. If a worker process dies (a crash inside a library),
+    the mail it was working on is reported with the error and the rest of the
+    batch is left for the next round.
+    """
+    if workers <= 1 or len(pks) < POOL_MIN_MAILS:
+        for pk in pks:
+            yield pk, None
+        return
+    # spawn, not fork: a forked child would share the parent's database connections.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        queue: deque[tuple[int, Future[Analysis]]] = deque()
+        upcoming = iter(pks)
+
+        def submit_next() -> None:
+            pk = next(upcoming, None)
+            if pk is not None:
+                queue.append((pk, pool.submit(analyse, load_raw(pk), own_addresses)))
+
+        for _ in range(workers * WINDOW_PER_WORKER):
+            submit_next()
+        while queue:
+            pk, future = queue.popleft()
+            try:
+                result: Analysis | BaseException = future.result()
+            except BrokenProcessPool as exc:
+                log.error("a worker process died while analysing message %d", pk)
+                yield pk, exc
+                return
+            except Exception as exc:  # noqa: BLE001 - handed to the caller to shunt this mail
+                result = exc
+            submit_next()
+            yield pk, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
