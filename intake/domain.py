@@ -151,6 +151,11 @@ class ParsedMail:
 class Page:
     number: int  # 1-based
     text: str
+    method: str = "text"  # "text" (the file's own text) or "ocr"
+    confidence: float | None = None  # OCR: mean word confidence, 0..100
+
+
+LOW_OCR_CONFIDENCE = 60.0  # below this mean word confidence a page is not trusted alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +171,25 @@ class DocumentText:
     def text(self) -> str:
         return "\n".join(page.text for page in self.pages)
 
+    @property
+    def low_confidence(self) -> bool:
+        """True when any page was read by OCR with low confidence: never auto-confirm it."""
+        return any(
+            page.confidence is not None and page.confidence < LOW_OCR_CONFIDENCE for page in self.pages
+        )
+
 
 # --- understanding, matching, deciding ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Evidence: where in a document a field was read (page number, character offsets in that page)."""
+
+    page: int
+    start: int
+    end: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +205,12 @@ class Understanding:
     has_decision: bool = False
     adjusted: bool = False  # justerat, or the extract certified
     text: str = ""
+    diarienummer: str | None = None
+    decision_text: str | None = None
+    certified: bool = False  # "Rätt utdraget intygar" / "Utdragsbestyrkande"
+    mentions: tuple[str, ...] = ()  # unit names as the document writes them
+    evidence: tuple[tuple[str, Span], ...] = ()  # (field name, where it was read)
+    low_confidence: bool = False  # read by OCR with low confidence
 
 
 @dataclass(frozen=True, slots=True)
