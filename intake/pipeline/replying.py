@@ -37,8 +37,11 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
         reply_to_address=ctx.settings.award.mailbox,
         now=now,
     )
-    kind = "auto" if store.auto_reply_for(session, message) is None else "repeat"
-    recent = store.replies_to_since(session, recipient, now - BUDGET_WINDOW)
+    recipient = recipient.lower()
+    # Read-only questions: the rows this transaction added need no flush before them.
+    with session.no_autoflush:
+        kind = "auto" if store.auto_reply_for(session, message) is None else "repeat"
+        recent = store.replies_to_since(session, recipient, now - BUDGET_WINDOW)
     held = recent >= ctx.settings.outbox.replies_per_hour
     row = ReplyRow(
         message_pk=message.id, kind=kind, message_id=outgoing.message_id,

@@ -191,7 +191,7 @@ def replies_to_since(session: Session, recipient: str, since: datetime) -> int:
     """Replies queued or sent to this address since `since`, for the loop guard."""
     return session.scalar(
         select(func.count(ReplyRow.id)).where(
-            func.lower(ReplyRow.recipient) == recipient.lower(),
+            ReplyRow.recipient == recipient.lower(),  # stored lower-case, so the index serves
             ReplyRow.created_at >= since,
             ReplyRow.status.in_(("queued", "sending", "sent", "uncertain")),
         )
