@@ -116,6 +116,27 @@ def no_protocol(evidence: Evidence, draft: Draft) -> Decision | None:
     return _finish(evidence, draft)
 
 
+def unsure_reading(evidence: Evidence, draft: Draft) -> Decision | None:
+    """Without a well-read protokollsutdrag, a document read by OCR with low confidence goes to review.
+
+    Its type, fields or unit names may be misread, so neither a confirmation nor a
+    notice of what is missing can be trusted."""
+    unsure = [u for u in evidence.understandings if u.low_confidence]
+    well_read = [u for u in evidence.understandings
+                 if u.doc_type is DocType.PROTOCOL and not u.low_confidence]
+    if not unsure or well_read:
+        return None
+    units = unique(m.unit_id for m in evidence.matches)
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        units=units,
+        reasons=tuple(f"{u.filename}: texten lästes med OCR med låg säkerhet; en handläggare granskar."
+                      for u in unsure),
+        document=next((u for u in unsure if u.doc_type is DocType.PROTOCOL), None),
+        unit_state=UnitState.NEEDS_REVIEW if units else None,
+    )
+
+
 def document_faults(evidence: Evidence, draft: Draft) -> Decision | None:
     document = draft.document
     assert document is not None
@@ -159,6 +180,7 @@ RULES: tuple[Rule, ...] = (
     automatic,
     nothing_attached,
     nothing_readable,
+    unsure_reading,
     no_protocol,
     document_faults,
     no_units,

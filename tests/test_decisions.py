@@ -57,6 +57,14 @@ GOOD = Evidence(2017, REGISTER, candidates=1, documents=(DOC,), understandings=(
         (replace(GOOD, candidates=0, documents=(), understandings=(), matches=(), late=True),
          Outcome.INCOMPLETE, (Missing.NO_ATTACHMENT, Missing.LATE), None),
         (replace(GOOD, matches=()), Outcome.NEEDS_REVIEW, (), None),
+        # A poorly read scan is never confirmed, and never the ground for a notice either.
+        (replace(GOOD, understandings=(replace(PROTOCOL, low_confidence=True),)),
+         Outcome.NEEDS_REVIEW, (), UnitState.NEEDS_REVIEW),
+        (replace(GOOD, understandings=(replace(PROTOCOL, doc_type=DocType.OTHER, low_confidence=True),),
+                 matches=()), Outcome.NEEDS_REVIEW, (), None),
+        # A well-read protokollsutdrag decides even beside a poorly read photo.
+        (replace(GOOD, understandings=(PROTOCOL, replace(PROTOCOL, filename="foto.jpg", low_confidence=True))),
+         Outcome.CONFIRMED, (), UnitState.CONFIRMED),
     ],
 )
 def test_rules(evidence: Evidence, outcome: Outcome, missing: tuple[Missing, ...], state: UnitState | None) -> None:
