@@ -22,6 +22,7 @@ from intake.domain import Attachment, DocumentText, ParsedMail, Understanding
 from intake.errors import MailParseError
 from intake.parsing import parse_mail
 from intake.reading import is_document_candidate, read_document
+from intake.reading.containers import expand_attachments
 from intake.understanding import understand
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ def analyse(raw: bytes, own_addresses: frozenset[str]) -> Analysis:
         mail = parse_mail(raw)
     except MailParseError as exc:
         return Analysis(mail=None, parse_error=str(exc))
-    candidates = tuple(a for a in mail.all_attachments() if is_document_candidate(a))
+    # ZIP files, forwarded .eml/.msg, winmail.dat and signed S/MIME are opened to their files.
+    leaves = expand_attachments(mail.all_attachments(), parse_mail)
+    candidates = tuple(a for a in leaves if is_document_candidate(a))
     documents = tuple(read_document(a) for a in candidates)
     return Analysis(
         mail=mail,
