@@ -166,6 +166,7 @@ class DocumentText:
     media_type: str
     pages: tuple[Page, ...] = ()
     unreadable: str | None = None  # a reason for coordinators when the file could not be read
+    notes: tuple[str, ...] = ()  # readable, but not wholly: pages skipped or not recognised (Swedish)
 
     @property
     def text(self) -> str:

@@ -2,53 +2,70 @@
 
 The kind of file is sniffed from its bytes, never taken from its name or header:
 senders rename files, and mail programs label PDFs application/octet-stream. Each
-sniffed kind has a reader in READERS; kinds without one (Word, images: the next
-readers to come) come back with no pages and no complaint. Nothing raises out of
-read_document. Time is bounded by MAX_ATTACHMENT_BYTES, MAX_PAGES and pypdf's own
-decompression limits; a pure stage can't use signals or kill threads to time out.
+sniffed kind has a reader in READERS (PDF: pdf; photos and scans: images; Word,
+ODT, RTF: office, when installed); kinds without one come back with no pages and
+no complaint. Nothing raises out of read_document, and nothing runs unbounded:
+the limits below bound the bytes, the pages and the OCR time of every attachment;
+pypdf's and Pillow's decompression limits (see pdf, images) bound the rest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import zipfile
 from collections.abc import Callable
 
-from pypdf import PasswordType, PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
-
 from intake.domain import Attachment, DocumentText, Page
+from intake.reading.images import CORRUPT_IMAGE, HEIC_UNSUPPORTED, IMAGE_TOO_LARGE, read_image
+from intake.reading.ocr import OCR_MISSING
+from intake.reading.pdf import BOMB_PDF, CORRUPT_PDF, ENCRYPTED_PDF, read_pdf
+
+try:  # the Word/ODT/RTF readers are optional: without them those kinds come back unread
+    from intake.reading.office import OFFICE_READERS
+except ModuleNotFoundError as exc:
+    if exc.name != "intake.reading.office":
+        raise  # the module is there but one of its own imports is not: a setup error to see
+    OFFICE_READERS = {}
+
+__all__ = [
+    "BOMB_PDF",
+    "CORRUPT_IMAGE",
+    "CORRUPT_PDF",
+    "EMPTY",
+    "ENCRYPTED_PDF",
+    "HEIC_UNSUPPORTED",
+    "IMAGE_TOO_LARGE",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_PAGES",
+    "OCR_MISSING",
+    "OCR_SECONDS_PER_DOCUMENT",
+    "OCR_SECONDS_PER_PAGE",
+    "READERS",
+    "TOO_LARGE",
+    "UNREADABLE",
+    "Reader",
+    "is_document_candidate",
+    "read_document",
+    "sniff",
+]
 
 log = logging.getLogger(__name__)
 
+# Read at each call, so a test or a benchmark may lower them on this module.
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # a usual mail size limit; no protokollsutdrag is bigger
 MAX_PAGES = 200  # a protokollsutdrag is a few pages; a whole year's minutes is not read to the end
+OCR_SECONDS_PER_PAGE = 60.0  # a dense A4 page takes tesseract 2-4 s on 2 cores; 60 s is a page gone wrong
+OCR_SECONDS_PER_DOCUMENT = 240.0  # ~80 scanned pages: one mail must not hold a worker for longer
+
 PDF_MAGIC = b"%PDF-"
 PDF_SNIFF_BYTES = 1024  # PDF readers accept junk before the header within the first KB
 TEXT_CHARSETS = ("utf-8", "cp1252")
 SIGNATURE_IMAGE_BYTES = 10 * 1024  # logos and icons in signatures are smaller than any scan
 
-# What pypdf raises on damaged files: its own errors, NotImplementedError for filters
-# and security handlers it lacks, and plain Python errors (asserts included) from
-# malformed objects.
-PDF_ERRORS = (
-    PyPdfError,
-    NotImplementedError,
-    ValueError,
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    ArithmeticError,
-    AssertionError,
-    RecursionError,
-)
-
 EMPTY = "filen är tom"
 TOO_LARGE = "filen är för stor för att läsas (över {mb} MB)"
-CORRUPT_PDF = "PDF-filen är skadad och kan inte läsas"
-ENCRYPTED_PDF = "PDF-filen är krypterad/lösenordsskyddad och kan inte läsas"
 UNREADABLE = "filen kunde inte läsas"
 
 # Leading bytes of the kinds we recognise; PDF and ZIP-based kinds are sniffed apart.
@@ -99,6 +116,7 @@ DOCUMENT_TYPES = frozenset(MEDIA_TYPES[kind] for kind in DOCUMENT_KINDS - IMAGE_
 DOCUMENT_EXTENSIONS = (".pdf", ".doc", ".docx", ".odt", ".rtf", ".txt")
 
 
+
 def read_document(attachment: Attachment) -> DocumentText:
     """The attachment's text, page by page, or a Swedish reason in `unreadable`."""
     kind = sniff(attachment.data, attachment.content_type)
@@ -111,11 +129,12 @@ def read_document(attachment: Attachment) -> DocumentText:
     if reader is None:
         return DocumentText(filename=attachment.filename, media_type=media_type)
     try:
-        pages, problem = reader(attachment.data)
+        document = reader(attachment)
     except Exception:  # last resort: a reader bug on one file must not stop the mail
         log.exception("reading %r (%s) failed", attachment.filename, kind)
         return _unreadable(attachment, media_type, UNREADABLE)
-    return DocumentText(attachment.filename, media_type, tuple(pages), problem)
+    # the sniffed type, whatever the reader says: the same kind is named the same everywhere
+    return dataclasses.replace(document, filename=attachment.filename, media_type=media_type)
 
 
 def sniff(data: bytes, declared_type: str = "") -> str:
@@ -151,67 +170,50 @@ def is_document_candidate(attachment: Attachment) -> bool:
     return declared in DOCUMENT_TYPES or name.endswith(DOCUMENT_EXTENSIONS)
 
 
-# --- readers: bytes -> (pages, reason it could not be read) -------------------------
+# --- readers: Attachment -> DocumentText ------------------------------------------------
 
 
-def _read_pdf(data: bytes) -> tuple[list[Page], str | None]:
-    try:
-        pdf = PdfReader(io.BytesIO(data), strict=False)
-        encrypted = pdf.is_encrypted
-    except PDF_ERRORS as exc:
-        log.info("corrupt PDF: %s: %s", type(exc).__name__, exc)
-        return [], CORRUPT_PDF
-    try:
-        if encrypted and pdf.decrypt("") == PasswordType.NOT_DECRYPTED:
-            return [], ENCRYPTED_PDF
-    except DependencyError:
-        # AES needs the cryptography package: our setup's fault, not the sender's
-        log.error("cannot decrypt an AES-encrypted PDF: install pypdf[crypto]")
-        return [], ENCRYPTED_PDF
-    except PDF_ERRORS as exc:  # NotImplementedError: a security handler pypdf lacks
-        log.info("PDF could not be decrypted: %s: %s", type(exc).__name__, exc)
-        return [], ENCRYPTED_PDF
-    try:
-        count = len(pdf.pages)
-    except FileNotDecryptedError:
-        return [], ENCRYPTED_PDF
-    except PDF_ERRORS as exc:
-        log.info("corrupt PDF: %s: %s", type(exc).__name__, exc)
-        return [], CORRUPT_PDF
-    if count == 0:
-        return [], CORRUPT_PDF
-    if count > MAX_PAGES:
-        log.warning("PDF has %d pages; reading the first %d", count, MAX_PAGES)
-    pages: list[Page] = []
-    failures = 0
-    for index in range(min(count, MAX_PAGES)):
-        try:
-            text = pdf.pages[index].extract_text() or ""
-        except PDF_ERRORS as exc:
-            # one broken page (a damaged scan) shouldn't hide the readable others
-            log.info("page %d of a PDF unreadable: %s: %s", index + 1, type(exc).__name__, exc)
-            failures += 1
-            text = ""
-        pages.append(Page(number=index + 1, text=text))
-    if pages and failures == len(pages):
-        return [], CORRUPT_PDF
-    return pages, None
+Reader = Callable[[Attachment], DocumentText]
 
 
-def _read_text(data: bytes) -> tuple[list[Page], str | None]:
+def _read_pdf(attachment: Attachment) -> DocumentText:
+    return read_pdf(
+        attachment,
+        max_pages=MAX_PAGES,
+        page_seconds=OCR_SECONDS_PER_PAGE,
+        document_seconds=OCR_SECONDS_PER_DOCUMENT,
+    )
+
+
+def _read_image(attachment: Attachment) -> DocumentText:
+    return read_image(
+        attachment,
+        heic=sniff(attachment.data) == "heic",
+        max_pages=MAX_PAGES,
+        page_seconds=OCR_SECONDS_PER_PAGE,
+        document_seconds=OCR_SECONDS_PER_DOCUMENT,
+    )
+
+
+def _read_text(attachment: Attachment) -> DocumentText:
     for charset in TEXT_CHARSETS:
         try:
-            text = data.decode(charset)
+            text = attachment.data.decode(charset)
             break
         except UnicodeDecodeError:
             continue
     else:
-        text = data.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 none
-    return [Page(number=1, text=text.removeprefix("\ufeff").replace("\r\n", "\n"))], None
+        text = attachment.data.decode("latin-1")  # cp1252 leaves five bytes undefined; latin-1 none
+    page = Page(number=1, text=text.removeprefix("\ufeff").replace("\r\n", "\n"))
+    return DocumentText(attachment.filename, MEDIA_TYPES["text"], (page,))
 
 
-Reader = Callable[[bytes], tuple[list[Page], str | None]]
-READERS: dict[str, Reader] = {"pdf": _read_pdf, "text": _read_text}
+READERS: dict[str, Reader] = {
+    **OFFICE_READERS,
+    "pdf": _read_pdf,
+    "text": _read_text,
+    **{kind: _read_image for kind in sorted(IMAGE_KINDS)},
+}
 
 
 def _zip_kind(data: bytes) -> str:
