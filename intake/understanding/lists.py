@@ -20,10 +20,11 @@ from intake.understanding import unit_words as words
 from intake.understanding.normalise import NormText, clean, fold_char, sw
 from intake.understanding.sections import text_lines
 
-BULLET = re.compile(r"^\s*(?:[-–—•*·▪◦]|\d{1,2}\)|[a-z]\))\s+(?=\S)", re.MULTILINE)
+BULLET = re.compile(r"^\s*(?:[-–—•*·▪◦]|\d{1,2}\)|[a-zA-Z]\))\s+(?=\S)", re.MULTILINE)
 # "2. Paragrafen förklaras omedelbart justerad." after a list: a point of the decision, not an item.
 NUMBERED_POINT = re.compile(r"^\s*\d{1,2}\.\s", re.MULTILINE)
 LIST_INTRO_WINDOW = 200  # characters before a list in which its introduction stands
+LABEL_MAX = 30  # "Enhet:" on a line of its own: a form's label, not a sentence introducing a list
 LIST_CLASS_WINDOW = 80  # "... i följande klasser:" just before the list makes it a list of classes
 LIST_INTRO = sw(r"följande|enhet|verksamhet|anmäl|nominer|delta|medverk|godkänn|noter")
 CLASS_LIST = sw(r"\bklass")  # "Utmärkelsen delas ut i följande klasser:" lists classes, not units
@@ -62,8 +63,11 @@ def list_items(norm: NormText, start: int, end: int, prose: list[tuple[int, int]
     while index < len(lines):
         line_start, line_end = lines[index]
         bulleted = BULLET.match(norm.display, line_start, line_end) is not None
-        # A bullet's list is introduced above it; a line ending in ":" introduces the list itself.
-        intro = norm.folded[max(start, line_start - LIST_INTRO_WINDOW):line_start if bulleted else line_end]
+        # A bullet's list is introduced above it; a line ending in ":" introduces the list itself,
+        # and a short one ("Enhet:", "Kontaktperson:") is a form's label that says it alone.
+        label = not bulleted and line_end - line_start < LABEL_MAX
+        intro_start = line_start if label else max(start, line_start - LIST_INTRO_WINDOW)
+        intro = norm.folded[intro_start:line_start if bulleted else line_end]
         unit_list = bool(LIST_INTRO.search(intro)) and not CLASS_LIST.search(intro[-LIST_CLASS_WINDOW:])
         if bulleted:
             found, index = _bulleted(norm, lines, index)
@@ -226,7 +230,7 @@ def fold_text(text: str) -> str:
 
 def _is_committee(folded: str) -> bool:
     """A committee or administration named alone ("Spånga-Tensta stadsdelsnämnd"), not a unit of it."""
-    return folded.split()[-1].endswith(words.EXCLUDED_SUFFIXES) and not words.is_unit_word(folded.split()[-1])
+    return words.is_committee_word(folded.split()[-1])
 
 
 def item_name(norm: NormText, item: Item) -> str:

@@ -28,7 +28,7 @@ SIGN_OCR = re.compile(r"^\s*(?:[§sS&$]{1,2}\s?|[58]\s)(\d{1,3})(?:\s?([A-Za-z])
 # stads kvalitetsutmärkelse"). A leading 5 or 8 before one or two digits is taken for the sign.
 SIGN_FUSED = re.compile(r"^\s*[58](\d{1,2})\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
 SIGN_AFTER_DIGIT = re.compile(r"^\s*(\d{1,3})\s[58]\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
-SIGN_LOST = re.compile(r"^\s*(\d{1,3})\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
+SIGN_LOST = re.compile(r"^\s*(\d{0,2}[01234679])\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)  # "78": 7 §?
 TITLE_START = re.compile(r"\s*[A-ZÅÄÖÉ]")
 LINE_REST_EMPTY = re.compile(r"\s*$")
 
