@@ -623,6 +623,13 @@ def test_certified(marker: str, certified: bool) -> None:
         ("Nämnden godkänner anmälan av Mottagningsenheten, Familjeenheten och Beroendeenheten.",
          ["Mottagningsenheten", "Familjeenheten", "Beroendeenheten"]),
         ("Ordföranden Karin Ek (S) och Stadsdelsnämnden godkänner anmälan av Socialjouren.", ["Socialjouren"]),
+        ("Nämnden nominerar Stadens äldreombudsman, Trafikkontorets kundtjänst och Misa Vårby gård.",
+         ["Stadens äldreombudsman", "Trafikkontorets kundtjänst", "Misa Vårby gård"]),
+        # a team with a name of its own is a unit of its own; "KBT-teamet" belongs to its unit
+        ("Nämnden godkänner anmälan av Familjeenheten, Relationsvårdsteamet och Resursenheten, KBT-teamet.",
+         ["Familjeenheten", "Relationsvårdsteamet", "Resursenheten, KBT-teamet"]),
+        ("Nämnden noterar att Medborgarkontoret deltar. Trafikkontoret deltar inte.", ["Medborgarkontoret"]),
+        ("Verkställande direktören Tove Hassan informerade om att Kundcenter deltar.", ["Kundcenter"]),
     ],
 )
 def test_mentions_in_running_text(sentence: str, units: list[str]) -> None:

@@ -240,4 +240,6 @@ def _ocr(data: bytes, pages: list[Page], to_ocr: list[_Ocr], budget: ocr.Budget)
             pages[marked.number - 1] = page
             if note:
                 notes.append(note)
+            for image_file in Path(folder).glob("*.pgm"):  # 9 MB a page: don't keep 40 of them
+                image_file.unlink()
     return notes

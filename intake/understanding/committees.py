@@ -150,10 +150,31 @@ def _area(area: str) -> str:
     return r"[\s-]*".join(parts) + "s?"
 
 
-def _compile_forms() -> tuple[tuple[str, re.Pattern[str], int], ...]:
-    forms: list[tuple[str, re.Pattern[str], int]] = []
+PROBE_MIN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """The forms of one committee's name as a pattern, and a plain fragment every form contains."""
+
+    display: str
+    pattern: re.Pattern[str]
+    score: int
+    probe: str  # letters OCR leaves alone (no å/ä/ö): a fast test before the pattern runs
+
+
+def _probe(written: str) -> str:
+    """The first run of plain letters, of PROBE_MIN or more, in a name or stem ("socialf", "tensta"):
+    the front of a name tells more than its common ending ("...förvaltning")."""
+    runs = re.findall(r"[a-z]+", re.sub(r"\\[a-zA-Z]", " ", written.casefold()))
+    return next((run for run in runs if len(run) >= PROBE_MIN), max(runs, key=len, default=""))
+
+
+def _compile_forms() -> tuple[Form, ...]:
+    forms: list[Form] = []
     for district in DISTRICTS:
         area = _area(district.area)
+        probe = _probe(district.area)
         committee_forms = (
             rf"{NAME_START}{area}\s+stadsdelsnämnd\w*",
             rf"{NAME_START}stadsdelsnämnden\s+i\s+{area}{NAME_END}",
@@ -165,14 +186,14 @@ def _compile_forms() -> tuple[tuple[str, re.Pattern[str], int], ...]:
             rf"{NAME_START}stadsdelsförvaltningen\s+i\s+{area}{NAME_END}",
             rf"{NAME_START}sdf\s+{area}{NAME_END}",
         )
-        forms.append((district.display, sw("|".join(committee_forms)), COMMITTEE_FORM))
-        forms.append((district.display, sw("|".join(administration_forms)), ADMINISTRATION_FORM))
+        forms.append(Form(district.display, sw("|".join(committee_forms)), COMMITTEE_FORM, probe))
+        forms.append(Form(district.display, sw("|".join(administration_forms)), ADMINISTRATION_FORM, probe))
     for body in BODIES:
-        names = "|".join(rf"{NAME_START}(?:styrelsen\s+för\s+)?{stem}\w*" for stem in body.names)
-        forms.append((body.display, sw(names), COMMITTEE_FORM))
-        if body.administrations:
-            administrations = "|".join(rf"{NAME_START}{stem}\w*" for stem in body.administrations)
-            forms.append((body.display, sw(administrations), ADMINISTRATION_FORM))
+        for stem in body.names:
+            name = sw(rf"{NAME_START}(?:styrelsen\s+för\s+)?{stem}\w*")
+            forms.append(Form(body.display, name, COMMITTEE_FORM, _probe(stem)))
+        for stem in body.administrations:
+            forms.append(Form(body.display, sw(rf"{NAME_START}{stem}\w*"), ADMINISTRATION_FORM, _probe(stem)))
     return tuple(forms)
 
 
@@ -188,14 +209,16 @@ def read_committee(norm: NormText) -> CommitteeReading | None:
     """The committee (or board) the document comes from, by its best-placed name."""
     best: CommitteeReading | None = None
     folded = norm.folded
-    for display, pattern, form_score in FORMS:
-        for found in pattern.finditer(folded):
+    for form in FORMS:
+        if form.probe not in folded:
+            continue
+        for found in form.pattern.finditer(folded):
             start, end = found.span()
-            score = form_score + _placement(norm, start, end)
+            score = form.score + _placement(norm, start, end)
             if score < MIN_SCORE:
                 continue
             if best is None or score > best.score or (score == best.score and start < best.start):
-                best = CommitteeReading(display, start, end, score)
+                best = CommitteeReading(form.display, start, end, score)
     return best or _generic_header_body(norm)
 
 

@@ -29,12 +29,15 @@ POSITIVE = sw(
     r"|\btar\s+informationen\s+till\s+protokollet|\btillstyrk(?:er|te|s)\b|\bställer\s+sig\s+bakom\b"
     r"|\bbeslutade\s+i\s+enlighet\s+med\b|\bbifall(?:er|s|a|de)?\b"
 )
+# Under a decision heading of the award §, "Nämnden beslutar att ..." decides, whatever the verb
+# after it (a scan may have lost or displaced it); the negative forms above still win.
+DECIDES = sw(r"\bbeslut(?:ar|ade)\s+att\b")
 # The item was put off or dropped: no decision, whatever else the § says. Finite verbs only:
 # "Återremitterat ärende" and "Bordlagt den ..." label an item that is now decided (guide
 # §1.5), and "yrkade att ärendet skulle återremitteras" is a motion, not the outcome.
 NEGATIVE = sw(
     r"(?<!skulle )\bbordl(?:ades|äggs)\b|(?<!skulle )\båterremitt(?:erades|eras)\b"
-    r"|\bbeslut(?:ade|ar)\s+att\s+(?:bordlägga|återremittera)\b"
+    r"|\bbeslut(?:ade|ar)\s+att\s+(?:bordlägga|återremittera|avslå|inte)\b"
     r"|\b(?:ärendet|frågan)\s+(?:utgår|utgick|ströks|avfördes|drogs\s+tillbaka)\b"
     r"|\bavslår\b|\bavslogs\b"
 )
@@ -85,7 +88,9 @@ def _decision(
     folded = norm.folded
     decisions = [b for b in parts if b.kind is Kind.DECISION]
     for block in decisions:
-        positive = POSITIVE.search(folded, block.heading_start, block.end)
+        positive = POSITIVE.search(folded, block.heading_start, block.end) or DECIDES.search(
+            folded, block.heading_start, block.end
+        )
         if positive is None:
             continue
         adopting = ADOPTS_PROPOSAL.search(folded, block.heading_start, block.end)

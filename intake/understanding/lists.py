@@ -24,7 +24,7 @@ BULLET = re.compile(r"^\s*(?:[-–—•*·▪◦]|\d{1,2}\)|[a-zA-Z]\))\s+(?=\S
 # "2. Paragrafen förklaras omedelbart justerad." after a list: a point of the decision, not an item.
 NUMBERED_POINT = re.compile(r"^\s*\d{1,2}\.\s", re.MULTILINE)
 LIST_INTRO_WINDOW = 200  # characters before a list in which its introduction stands
-LABEL_MAX = 30  # "Enhet:" on a line of its own: a form's label, not a sentence introducing a list
+FORM_LABEL = re.compile(r"\s*[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?\s*:\s*")  # "Enhet:", "Kontaktperson:"
 LIST_CLASS_WINDOW = 80  # "... i följande klasser:" just before the list makes it a list of classes
 LIST_INTRO = sw(r"följande|enhet|verksamhet|anmäl|nominer|delta|medverk|godkänn|noter")
 CLASS_LIST = sw(r"\bklass")  # "Utmärkelsen delas ut i följande klasser:" lists classes, not units
@@ -65,7 +65,7 @@ def list_items(norm: NormText, start: int, end: int, prose: list[tuple[int, int]
         bulleted = BULLET.match(norm.display, line_start, line_end) is not None
         # A bullet's list is introduced above it; a line ending in ":" introduces the list itself,
         # and a short one ("Enhet:", "Kontaktperson:") is a form's label that says it alone.
-        label = not bulleted and line_end - line_start < LABEL_MAX
+        label = not bulleted and bool(FORM_LABEL.fullmatch(norm.display, line_start, line_end))
         intro_start = line_start if label else max(start, line_start - LIST_INTRO_WINDOW)
         intro = norm.folded[intro_start:line_start if bulleted else line_end]
         unit_list = bool(LIST_INTRO.search(intro)) and not CLASS_LIST.search(intro[-LIST_CLASS_WINDOW:])

@@ -16,7 +16,7 @@ UNIT_SUFFIXES = (
     "skolan", "skola", "skolor", "forskolor", "jouren", "centrum", "center", "centret", "mottagningen",
     "verksamheten", "verksamhet", "omradet", "omrade", "servicehus", "servicehuset", "garden", "stugan",
     "hemtjansten", "hemtjanst", "avdelningen", "sektionen", "gymnasiet", "gymnasium", "biblioteket",
-    "bostader", "bostad", "gruppbostaden", "traffpunkt", "traffpunkten", "avdelning",
+    "bostader", "bostad", "gruppbostaden", "traffpunkt", "traffpunkten", "kontoret", "avdelning",
     "service", "tjansten", "tjanst", "support", "ombudsman", "ombudsmannen", "badet", "torg", "torget",
     "stod", "stodet", "behandlarna", "jour", "kansliet", "staben", "enheterna",
 )
@@ -45,6 +45,11 @@ GENERIC = frozenset({
 CONTAINER_SUFFIXES = ("enheten", "enhet", "avdelningen", "sektionen", "verksamheten", "mottagningen")
 TEAM_SUFFIXES = ("teamet", "team", "gruppen", "grupp")
 
+# Lower-case ends of place names: "Vårby gård", "Hässelby gårds", "Hammarby sjöstad".
+PLACE_TAILS = frozenset({
+    "gard", "gards", "sjostad", "sjostads", "strand", "strands", "torg", "torgs", "backe", "backes",
+    "hojd", "hojden", "park", "parks", "udde", "holme", "holmes", "centrum", "by", "bys",
+})
 # Words inside "Enheten för ..." that end the name: what comes after them is the sentence.
 STOP_WORDS = frozenset({
     "till", "i", "att", "som", "med", "har", "hade", "ar", "var", "ska", "skall", "kan", "inom", "pa",
@@ -66,7 +71,7 @@ EXCLUDED_WORDS = frozenset({
     "till", "den", "de", "det", "dnr", "bilaga", "beslut", "arendet", "samtliga", "alla", "tva", "tre",
     "fyra", "fem", "dessa", "nomineringar", "nominering", "anmalan", "deltagande", "tavlingsklass",
     "program", "kvalitetsprogram", "bla", "hallen", "diarienummer", "diarienr", "protokoll", "paragraf",
-    "sida", "sid", "telefon", "org", "meddelande",
+    "sida", "sid", "telefon", "org", "meddelande", "tavlingsbidrag", "tavlingsbidraget",
 })
 # Capitalised words ending like this name a committee, an administration, a council or a
 # title: "Socialförvaltningens verksamheter Förstärkningsteamet ...".
@@ -74,7 +79,12 @@ EXCLUDED_SUFFIXES = (
     "namnd", "namnden", "namnds", "namndens", "namnder", "namnderna",
     "forvaltningen", "forvaltningens", "forvaltningar", "forvaltningarna", "kontorets",
     "styrelse", "styrelsen", "styrelsens", "fullmaktige", "fullmaktiges", "direktor", "direktoren",
-    "direktorn", "chef", "chefen", "ledningskontoret", "ledningskontorets",
+    "direktorn", "chef", "chefen",
+)
+# The facknämnder's offices (guide §2.2): "Medborgarkontoret" is a unit, "Trafikkontoret" is not.
+ADMINISTRATION_OFFICES = (
+    "ledningskontoret", "trafikkontoret", "exploateringskontoret", "fastighetskontoret",
+    "stadsbyggnadskontoret", "revisionskontoret",
 )
 # An administration in the genitive may open the name of one of its units.
 ADMINISTRATION_GENITIVES = ("forvaltningens", "kontorets")
@@ -113,9 +123,11 @@ def is_unit_word(folded: str) -> bool:
 
 def is_committee_word(folded: str) -> bool:
     """A word that names a committee, an administration or a board: the name is not a unit's."""
-    committee = folded.endswith(EXCLUDED_SUFFIXES + ("forvaltning", "kontor", "kontoret"))
-    return committee and not folded.endswith(UNIT_SUFFIXES)
+    if folded.endswith(ADMINISTRATION_OFFICES):
+        return True
+    return folded.endswith(EXCLUDED_SUFFIXES + ("forvaltning",)) and not folded.endswith(UNIT_SUFFIXES)
 
 
 def is_excluded(folded: str) -> bool:
-    return folded in EXCLUDED_WORDS or folded.endswith(EXCLUDED_SUFFIXES) or folded.startswith(AWARD_STEM)
+    return (folded in EXCLUDED_WORDS or folded.endswith(EXCLUDED_SUFFIXES + ADMINISTRATION_OFFICES)
+            or folded.startswith(AWARD_STEM))

@@ -213,10 +213,11 @@ def _step(tokens: list[Token], first: int, last: int) -> int | None:
         return last + 1 if numbered and not DATE_LIKE.fullmatch(following.text) else None
     if following.word and following.capitalised:
         return None if words.is_excluded(following.folded) else last + 1  # "Korttidshemmet Drömmen"
-    if following.folded in words.UNIT_TYPE_WORDS or (
-        current.folded.endswith(words.ADMINISTRATION_GENITIVES) and words.is_unit_word(following.folded)
-    ):
-        return last + 1  # "Hemtjänsten Årsta enhet 2", "Socialpsykiatriska enheten"
+    genitive = current.folded.endswith("s") and (current.capitalised or current.folded in words.PLACE_TAILS)
+    if following.folded in words.UNIT_TYPE_WORDS or (genitive and words.is_unit_word(following.folded)):
+        return last + 1  # "Hemtjänsten Årsta enhet 2", "Stadens äldreombudsman", "Trafikkontorets kundtjänst"
+    if following.folded in words.PLACE_TAILS and current.capitalised:
+        return last + 1  # "Misa Vårby gård", "Förskolan Kastanjen Hammarby sjöstad"
     if following.text.endswith("-") and after is not None and after.folded in CONNECTORS:
         return last + 1  # "Attendo Bandhagens vård-" before "och omsorgsboende"
     if following.folded == words.FOR_WORD and unit_so_far:
@@ -253,8 +254,10 @@ def _extend_for(tokens: list[Token], for_index: int) -> int:
 
 
 def _unit_and_team(unit: Token, team: Token) -> bool:
-    """ "Resursenheten, KBT-teamet": one unit and its team, so one name."""
-    return unit.folded.endswith(words.CONTAINER_SUFFIXES) and team.folded.endswith(words.TEAM_SUFFIXES)
+    """ "Resursenheten, KBT-teamet": one unit and its team, so one name. A team with a name of its
+    own ("Familjeenheten, Relationsvårdsteamet") is a unit of its own."""
+    team_of_unit = ("-" in team.text or not team.capitalised) and team.folded.endswith(words.TEAM_SUFFIXES)
+    return team_of_unit and unit.folded.endswith(words.CONTAINER_SUFFIXES)
 
 
 def _coordinated(tokens: list[Token], runs: list[tuple[int, int]], first: int, last: int) -> bool:
