@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 # Read at each call, so a test or a benchmark may lower them on this module.
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # a usual mail size limit; no protokollsutdrag is bigger
 MAX_PAGES = 200  # a protokollsutdrag is a few pages; a whole year's minutes is not read to the end
-OCR_SECONDS_PER_PAGE = 60.0  # a dense A4 page takes tesseract 2-4 s on 2 cores; 60 s is a page gone wrong
-OCR_SECONDS_PER_DOCUMENT = 240.0  # ~80 scanned pages: one mail must not hold a worker for longer
+OCR_SECONDS_PER_PAGE = 60.0  # an A4 page takes tesseract 2-7 s on 2 cores; 60 s is a page gone wrong
+OCR_SECONDS_PER_DOCUMENT = 240.0  # 30-100 scanned pages: one mail must not hold a worker longer
 
 PDF_MAGIC = b"%PDF-"
 PDF_SNIFF_BYTES = 1024  # PDF readers accept junk before the header within the first KB
