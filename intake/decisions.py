@@ -142,7 +142,8 @@ def document_faults(evidence: Evidence, draft: Draft) -> Decision | None:
     assert document is not None
     if not document.has_decision:
         draft.add(Missing.NO_DECISION, "Protokollsutdraget innehåller inget beslut om deltagande.")
-    if not document.adjusted:
+    # Justerat, or certified as a true extract: either shows the decision stands.
+    if not (document.adjusted or document.certified):
         draft.add(Missing.NOT_ADJUSTED, "Protokollet är inte justerat eller utdraget inte bestyrkt.")
     if document.year is not None and document.year != evidence.award_year:
         draft.add(

@@ -204,7 +204,7 @@ class Understanding:
     paragraph: str | None = None  # "§ 12"
     year: int | None = None  # the award year the decision concerns
     has_decision: bool = False
-    adjusted: bool = False  # justerat, or the extract certified
+    adjusted: bool = False  # justerat (a justering marker); certification is `certified`
     text: str = ""
     diarienummer: str | None = None
     decision_text: str | None = None

@@ -26,7 +26,6 @@ KNOWN_GAPS = {
     **{f"019-photo-board_minutes-{field}": "OCR returns only the last lines of this photo"
        for field in ("committee", "meeting_date", "paragraph", "year", "units")},
     "011-photo-board_minutes-units": "OCR splits words inside the prose that names the units",
-    "047-scan_pdf-fack_extract-paragraph": "OCR reads '§ 19' as '819'",
 }
 
 

@@ -727,3 +727,18 @@ def test_meeting_day_without_year_takes_the_protocol_number_year() -> None:
     result = read(doc(text))
     assert result.meeting_date == date(2014, 5, 15)
     assert not result.adjusted
+
+
+@pytest.mark.parametrize(
+    ("line", "paragraph"),
+    [
+        ("13  Stockholms stads kvalitetsutmärkelse 2015", "§ 13"),  # the sign lost
+        ("15 8 Stockholms stads kvalitetsutmärkelse 2015", "§ 15"),  # "15 §", the sign read as 8
+        (". 819 Nominering av enheter till kvalitetsutmärkelse 2011", "§ 19"),  # with a speck before it
+        ("1. Nämnden godkänner anmälan till Stockholms stads kvalitetsutmärkelse 2015.", None),  # a point
+        ("78 Nominering till Stockholms stads kvalitetsutmärkelse 2010", None),  # "7 §" or "§ 78"?
+    ],
+)
+def test_award_heading_as_a_last_resort(line: str, paragraph: str | None) -> None:
+    text = f"PROTOKOLLSUTDRAG\nSammanträdesdatum 2015-06-15\n{line}\nBeslut\nNämnden godkänner.\nJusterat 2015-06-20"
+    assert read(doc(text)).paragraph == paragraph

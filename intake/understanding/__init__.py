@@ -8,7 +8,7 @@ The steps, each in its own module:
 - committees: which nämnd or board, from Stockholm's bodies as data;
 - fields: meeting date, diarienummer, award year, justering, certification;
 - decision: the decision text and whether it decides on participation;
-- units (with unit_words): the unit names it gives as participants.
+- units, lists, unit_words: the unit names it gives as participants, in sentences and in lists.
 
 Everything is pure: text in, `Understanding` out.
 """
@@ -46,7 +46,8 @@ def understand(document: DocumentText) -> Understanding:
             evidence.append((field, norm.span(start, end)))
 
     headings = find_headings(norm)
-    verdict = classify(norm, (headings[0].start, headings[0].end) if headings else None)
+    trusted = next((h for h in headings if h.trusted), None)  # a guessed § says nothing of the type
+    verdict = classify(norm, (trusted.start, trusted.end) if trusted else None)
     doc_type = verdict.doc_type
     for hit in verdict.hits[:DOC_TYPE_EVIDENCE]:
         note("doc_type", hit.start, hit.end)

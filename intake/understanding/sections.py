@@ -17,18 +17,21 @@ from enum import Enum
 
 from intake.understanding.normalise import NormText, sw
 
+SPECKS = r"^[\s.,'’`´:;|*]*"  # a scan's dust before a heading: ". 819 Nominering ..."
 # § headings, matched per display line. A real "§" (or "12 §") opens a heading before a
 # title in capitals or at a line end; an OCR reading of § ("S 12", "5 12", "8 12", "& 12",
 # "$ 12") only before a title on the same line, where nothing else would stand.
-SIGN_FIRST = re.compile(r"^\s*§\s*(\d{1,4})(?:\s?([A-Za-z])(?!\w))?\s*[.:]?(?!\s*[-–]\s*\d)(?=\s|$)")
-SIGN_AFTER = re.compile(r"^\s*(\d{1,4})\s?(?:§(?!§)|[$&](?=\s+[A-ZÅÄÖÉ]))\s*[.:]?(?=\s|$)")
-SIGN_OCR = re.compile(r"^\s*(?:[§sS&$]{1,2}\s?|[58]\s)(\d{1,3})(?:\s?([A-Za-z])(?!\w))?\s*[.:]?(?=\s)")
+SIGN_FIRST = re.compile(SPECKS + r"§\s*(\d{1,4})(?:\s?([A-Za-z])(?!\w))?\s*[.:]?(?!\s*[-–]\s*\d)(?=\s|$)")
+SIGN_AFTER = re.compile(SPECKS + r"(\d{1,4})\s?(?:§(?!§)|[$&](?=\s+[A-ZÅÄÖÉ]))\s*[.:]?(?=\s|$)")
+SIGN_OCR = re.compile(SPECKS + r"(?:[§sS&$]{1,2}\s?|[58]\s)(\d{1,3})(?:\s?([A-Za-z])(?!\w))?\s*[.:]?(?=\s)")
 # Last resort, for the award item only, when no line reads as a § heading: "§16" read as "816"
 # (the sign fused to its number), "15 §" read as "15 8", or the sign lost ("13  Stockholms
 # stads kvalitetsutmärkelse"). A leading 5 or 8 before one or two digits is taken for the sign.
-SIGN_FUSED = re.compile(r"^\s*[58](\d{1,2})\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
-SIGN_AFTER_DIGIT = re.compile(r"^\s*(\d{1,3})\s[58]\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
-SIGN_LOST = re.compile(r"^\s*(\d{0,2}[01234679])\s*[.:]?\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)  # "78": 7 §?
+# No full stop after the number: "1. Nämnden godkänner ... kvalitetsutmärkelse 2017" is a point
+# of a decision, not a § (and "78" is left alone: "7 §" or "§ 78"?).
+SIGN_FUSED = re.compile(SPECKS + r"[58](\d{1,2})\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
+SIGN_AFTER_DIGIT = re.compile(SPECKS + r"(\d{1,3})\s[58]\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
+SIGN_LOST = re.compile(SPECKS + r"(\d{0,2}[01234679])\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
 TITLE_START = re.compile(r"\s*[A-ZÅÄÖÉ]")
 LINE_REST_EMPTY = re.compile(r"\s*$")
 
@@ -93,6 +96,7 @@ class Heading:
     start: int
     end: int  # end of the "§ 12" marker
     title_end: int
+    trusted: bool = True  # False: read by the last resort for the award item (the sign fused or lost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,7 @@ def _fused_award_heading(norm: NormText) -> list[Heading]:
         for pattern in (SIGN_FUSED, SIGN_AFTER_DIGIT, SIGN_LOST):
             found = pattern.match(norm.display, start, end)
             if found is not None and AWARD_WORD.search(norm.folded, found.end(), end):
-                return [Heading(f"§ {found.group(1)}", start, found.end(1), end)]
+                return [Heading(f"§ {found.group(1)}", start, found.end(1), end, trusted=False)]
     return []
 
 
