@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,4 +32,3 @@ class PollReport:
     stored: int = 0
     processed: int = 0
     sent: int = 0
-    extra: dict[str, int] = field(default_factory=dict)

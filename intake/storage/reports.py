@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.storage import store
-from intake.storage.models import MessageRow, ReplyRow
+from intake.storage.models import MessageRow
 
 
 def status_report(session: Session, year: int | None = None) -> list[dict[str, Any]]:
@@ -43,7 +43,7 @@ def messages_report(session: Session) -> list[dict[str, Any]]:
 
 
 def _message(row: MessageRow) -> dict[str, Any]:
-    reply = _latest_reply(row.replies)
+    reply = row.replies[-1] if row.replies else None  # the latest
     return {
         "message_id": row.message_id,
         "from": row.from_addr,
@@ -58,7 +58,3 @@ def _message(row: MessageRow) -> dict[str, Any]:
         "reply_status": reply.status if reply is not None else None,
         "reasons": list(row.reasons or []),
     }
-
-
-def _latest_reply(replies: list[ReplyRow]) -> ReplyRow | None:
-    return replies[-1] if replies else None

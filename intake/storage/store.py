@@ -17,7 +17,6 @@ from intake.storage.models import (
     ReviewItemRow,
     SightingRow,
     UnitRow,
-    utcnow,
 )
 
 UNIT_FIELDS = (
@@ -156,11 +155,6 @@ def pending_messages(session: Session) -> Sequence[MessageRow]:
     ).all()
 
 
-def all_messages(session: Session) -> Sequence[MessageRow]:
-    return session.scalars(
-        select(MessageRow).order_by(MessageRow.received_at, MessageRow.id)
-    ).all()
-
 
 def open_review(session: Session, message: MessageRow, reason: str) -> None:
     session.add(ReviewItemRow(message_pk=message.id, reason=reason))
@@ -220,7 +214,3 @@ def interrupted_sends(session: Session) -> Sequence[ReplyRow]:
 def backoff(attempts: int, base_seconds: int) -> timedelta:
     """Exponential backoff, capped at six hours."""
     return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
-
-
-def now() -> datetime:
-    return utcnow()
