@@ -742,3 +742,22 @@ def test_meeting_day_without_year_takes_the_protocol_number_year() -> None:
 def test_award_heading_as_a_last_resort(line: str, paragraph: str | None) -> None:
     text = f"PROTOKOLLSUTDRAG\nSammanträdesdatum 2015-06-15\n{line}\nBeslut\nNämnden godkänner.\nJusterat 2015-06-20"
     assert read(doc(text)).paragraph == paragraph
+
+
+def test_unreadable_award_heading_still_bounds_the_item() -> None:
+    """OCR lost the § of "§ 158" and the signatures stand above the item: the item's decision still counts."""
+    text = ("Miljö- och hälsoskyddsnämnden Utdrag ur protokoll\nJusterat den 4 oktober 2021\nTove Larsson\n"
+            "158 Nominering till Stockholms stads kvalitetsutmärkelse 2021\nDnr 2.5.4-389/2021\n"
+            "Miljö- och hälsoskyddsnämndens beslut\nNämnden beslutar att anmäla följande enheter till "
+            "Stockholms stads kvalitetsutmärkelse 2021:\na) Hälsoskyddsavdelningen\nb) Livsmedelsavdelningen\n")
+    result = read(doc(text))
+    assert result.paragraph is None  # § 158 or 15 §: not guessed
+    assert result.has_decision
+    assert result.mentions == ("Hälsoskyddsavdelningen", "Livsmedelsavdelningen")
+
+
+def test_scan_specks_after_a_line_end_hyphen() -> None:
+    text = ("PROTOKOLLSUTDRAG\n§ 22 Anmälan av deltagande i Stockholms stads kvalitetsutmärkelse 2010\nBeslut\n"
+            "1. Nämnden beslutar att anmäla Förs- ;\nkolan Lärkan och Ropsten förskolor till stadens "
+            "kvalitetsutmärkelse 2010.\n")
+    assert read(doc(text)).mentions == ("Förskolan Lärkan", "Ropsten förskolor")

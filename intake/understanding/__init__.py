@@ -60,7 +60,7 @@ def understand(document: DocumentText) -> Understanding:
     decision = read_decision(norm, parts, doc_type) if region is not None else NOT_A_DECISION
 
     paragraph = None
-    if region is not None and region.heading is not None:
+    if region is not None and region.heading is not None and region.heading.label is not None:
         paragraph = region.heading.label
         note("paragraph", region.heading.start, region.heading.end)
 

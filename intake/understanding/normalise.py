@@ -33,6 +33,7 @@ DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": 
 # A hyphen at a line end is kept (not joined) before these words: "vård-\noch omsorgsboende".
 SUSPENDED_HYPHEN_WORDS = frozenset({"och", "eller", "samt", "resp", "respektive", "till"})
 LINE_BREAKS = "\n\r\f\v\u2028\u2029"
+HYPHEN_SPECKS = ";:|'`.,"  # a scan's dust between a line-end hyphen and the break: "Förs- ;\nkolan"
 ACRONYM_MAX = 5  # "KBT-\nteamet": an upper-case stem this short is an acronym, so its hyphen is real
 SPACING_MARKS = {"\u00a8": "\u0308", "\u02da": "\u030a", "\u00b4": "\u0301"}  # ¨ ˚ ´ -> combining
 SPACED_OUT = re.compile(r"(?<!\w)(?:[A-ZÅÄÖ] ){3,}[A-ZÅÄÖ](?!\w)")  # "P R O T O K O L L"
@@ -154,7 +155,7 @@ def _display(raw: str) -> tuple[str, list[int]]:
         char = raw[i]
         if char in HYPHENS and i > 0 and raw[i - 1].isalnum():
             j = i + 1
-            while j < size and raw[j].isspace():
+            while j < size and (raw[j].isspace() or raw[j] in HYPHEN_SPECKS and _specks_to_line_end(raw, j)):
                 j += 1
             if any(c in LINE_BREAKS for c in raw[i + 1:j]):
                 i = _line_end_hyphen(raw, i, j, out, origin)
@@ -187,6 +188,16 @@ def _display(raw: str) -> tuple[str, list[int]]:
         i += 1
     origin.append(size)
     return "".join(out), origin
+
+
+def _specks_to_line_end(raw: str, position: int) -> bool:
+    """Only specks and spaces from position to the next line break (at most a few characters)."""
+    for char in raw[position:position + 4]:
+        if char in LINE_BREAKS:
+            return True
+        if not (char in HYPHEN_SPECKS or char.isspace()):
+            return False
+    return False
 
 
 def _line_end_hyphen(raw: str, hyphen: int, next_start: int, out: list[str], origin: list[int]) -> int:

@@ -32,6 +32,9 @@ SIGN_OCR = re.compile(SPECKS + r"(?:[§sS&$]{1,2}\s?|[58]\s)(\d{1,3})(?:\s?([A-Z
 SIGN_FUSED = re.compile(SPECKS + r"[58](\d{1,2})\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
 SIGN_AFTER_DIGIT = re.compile(SPECKS + r"(\d{1,3})\s[58]\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
 SIGN_LOST = re.compile(SPECKS + r"(\d{0,2}[01234679])\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
+# And then any number: "158 Nominering till ... kvalitetsutmärkelse" is § 158 or 15 §: a
+# heading either way, so the award item's text is found, but its number is unknown.
+SIGN_LOST_ANY = re.compile(SPECKS + r"(\d{1,3})\s+(?=[A-ZÅÄÖÉ])", re.MULTILINE)
 TITLE_START = re.compile(r"\s*[A-ZÅÄÖÉ]")
 LINE_REST_EMPTY = re.compile(r"\s*$")
 
@@ -62,7 +65,8 @@ class Kind(Enum):
 
 # Headings over a folded line. "inline" headings may carry their text after them on the
 # same line ("Beslut: Nämnden godkänner ...", "Styrelsen beslutade att ...").
-BODY_GENITIVE = r"(?:[\w-]*(?:nämndens|styrelsens|fullmäktiges)\s+)"
+# "Nämndens", "Idrottsnämndens", "Miljö- och hälsoskyddsnämndens", "Kommunstyrelsens" ...
+BODY_GENITIVE = r"(?:(?:[\w]+-\s+och\s+)?[\w-]*(?:nämndens|styrelsens|fullmäktiges)\s+)"
 HEADINGS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.DECISION, sw(rf"^\s*{BODY_GENITIVE}?beslut\s*(?::\s*|$)")),
     (Kind.DECISION, sw(r"^\s*(?:[\w-]*nämnden|[\w-]*styrelsen)\s+beslutade\b\s*:?\s*")),
@@ -92,7 +96,7 @@ FURNITURE = sw(r"sida?\s+\d+\s*\(\s*\d+\s*\)|justerandes\s+sign|^\s*\d+\s*\(\s*\
 class Heading:
     """A § heading: its label ("§ 12"), where the heading line is, and its title line(s)."""
 
-    label: str
+    label: str | None  # None: a heading whose number can't be read for sure
     start: int
     end: int  # end of the "§ 12" marker
     title_end: int
@@ -124,11 +128,13 @@ def find_headings(norm: NormText) -> list[Heading]:
 def _fused_award_heading(norm: NormText) -> list[Heading]:
     """"816 Stockholms stads kvalitetsutmärkelse 2014": a § fused to its number, trusted only
     when nothing else is a § heading and the title names the award."""
-    for start, end in norm.lines():
-        for pattern in (SIGN_FUSED, SIGN_AFTER_DIGIT, SIGN_LOST):
-            found = pattern.match(norm.display, start, end)
-            if found is not None and AWARD_WORD.search(norm.folded, found.end(), end):
-                return [Heading(f"§ {found.group(1)}", start, found.end(1), end, trusted=False)]
+    for patterns in ((SIGN_FUSED, SIGN_AFTER_DIGIT, SIGN_LOST), (SIGN_LOST_ANY,)):
+        for start, end in norm.lines():
+            for pattern in patterns:
+                found = pattern.match(norm.display, start, end)
+                if found is not None and AWARD_WORD.search(norm.folded, found.end(), end):
+                    label = None if pattern is SIGN_LOST_ANY else f"§ {found.group(1)}"
+                    return [Heading(label, start, found.end(1), end, trusted=False)]
     return []
 
 
