@@ -21,12 +21,6 @@ CORPUS_SEED = 3
 CORPUS_SIZE = 56  # ~40 text PDF / DOCX / mail items and ~15 scans and photos with the default shares
 PLANNED = plan(CORPUS_SEED, CORPUS_SIZE)
 CASES = [(item, field) for item in PLANNED for field in fields_of(item.content.label)]
-# Known gaps of the open issue 3, each with its cause; remove an entry when its fix lands.
-KNOWN_GAPS = {
-    **{f"019-photo-board_minutes-{field}": "OCR returns only the last lines of this photo"
-       for field in ("committee", "meeting_date", "paragraph", "year", "units")},
-    "011-photo-board_minutes-units": "OCR splits words inside the prose that names the units",
-}
 
 
 @cache
@@ -36,7 +30,7 @@ def outcome(index: int) -> Result:
 
 @pytest.mark.parametrize(("item", "field"), CASES, ids=[f"{item.name}-{field}" for item, field in CASES])
 def test_field(item: Planned, field: str, request: pytest.FixtureRequest) -> None:
-    reason = missing_readers().get(item.kind) or KNOWN_GAPS.get(f"{item.name}-{field}")
+    reason = missing_readers().get(item.kind)
     if reason:
         request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
     result = check(field, item.content.label, outcome(item.index))

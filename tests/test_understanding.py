@@ -761,3 +761,22 @@ def test_scan_specks_after_a_line_end_hyphen() -> None:
             "1. Nämnden beslutar att anmäla Förs- ;\nkolan Lärkan och Ropsten förskolor till stadens "
             "kvalitetsutmärkelse 2010.\n")
     assert read(doc(text)).mentions == ("Förskolan Lärkan", "Ropsten förskolor")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "mentions"),
+    [
+        ("Nämnden beslutar att anmäla Stadsmuseet till Stockholms stads kvalitetsutmärkelse 2019.", ("Stadsmuseet",)),
+        ("Förvaltningen föreslår att nämnden godkänner anmälan av Medborgarkontoret till stadens "
+         "kvalitetsutmärkelse 2019.", ("Medborgarkontoret",)),
+        ("Nämnden godkänner anmälan av Trafikkontoret – Markförbättrande åtgärder för gatuträd, Gatu- och "
+         "trafikavdelningen samt Parkeringsövervakningen till kvalitetsutmärkelsen 2023.",
+         ("Trafikkontoret – Markförbättrande åtgärder för gatuträd", "Gatu- och trafikavdelningen",
+          "Parkeringsövervakningen")),
+        # one word after a participation verb but not in a participant's slot: a place, not a unit
+        ("Nämnden beslutar att anmäla deltagande från Kista i kvalitetsutmärkelsen 2019.", ()),
+    ],
+)
+def test_one_word_and_dashed_unit_names(sentence: str, mentions: tuple[str, ...]) -> None:
+    text = f"PROTOKOLLSUTDRAG\n§ 30 Anmälan av deltagande i Stockholms stads kvalitetsutmärkelse\nBeslut\n{sentence}\n"
+    assert read(doc(text)).mentions == mentions

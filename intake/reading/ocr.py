@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from intake.domain import LOW_OCR_CONFIDENCE, Page
-from intake.reading import deskew, tools
+from intake.reading import deskew, perspective, tools
 from intake.reading.tools import OcrError, OcrTimeout, OcrUnavailable
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,12 @@ def parse_tsv(tsv: str) -> OcrText:
 
 
 def _prepare(image: Image.Image) -> tuple[Image.Image, deskew.Layout]:
-    """Scale text lines to a size tesseract reads well, then level small skew."""
+    """Cut the sheet out of a photo, even its light, scale text lines to a size tesseract reads well,
+    level any skew."""
+    sheet = perspective.find_sheet(image)
+    if sheet is not None:
+        image = perspective.flatten(image, sheet, fill=255)
+    image = perspective.even_light(image)
     layout = deskew.measure(image)
     height = layout.line_height
     factor = 1.0
@@ -166,7 +171,7 @@ def _prepare(image: Image.Image) -> tuple[Image.Image, deskew.Layout]:
         image = image.resize(size, Image.Resampling.LANCZOS)
     if layout.angle:
         image = image.rotate(
-            layout.angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=layout.paper
+            layout.angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=layout.paper
         )
     return image, layout
 

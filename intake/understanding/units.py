@@ -38,10 +38,15 @@ LABEL_LINE = sw(
     r"|underskrifter|plats\s+och\s+tid|org\.?\s*nr)\b"
 )
 OPERATING_FORM = re.compile(rf"\s*\(\s*(?:{'|'.join(words.OPERATING_FORMS)})\w*\s*\)", re.IGNORECASE)
-TOKEN = re.compile(r"[^\W_](?:[\w'’/&-]|:(?=t\b))*|[(),;:]")
+TOKEN = re.compile(r"[^\W_](?:[\w'’/&-]|:(?=t\b))*|[(),;:]|[–—-](?=\s)")
 SENTENCE_END = re.compile(r"[.!?](?=\s+[A-ZÅÄÖÉ0-9]|\s*$)|;")
 CONNECTORS = ("och", "samt", "&", "eller")
 LIST_SEPARATORS = (",", "och", "samt", "&")
+DASHES = ("–", "—", "-")  # a spaced dash inside a name: "Trafikkontoret – Markförbättrande åtgärder"
+DASH_STOPS = words.STOP_WORDS - {words.FOR_WORD, "och", "samt"}  # "åtgärder för gatuträd" goes on
+MAX_DASH_WORDS = 6
+NOMINATING_VERBS = ("anmal", "nominer")  # folded: "anmäla", "anmäler", "nominerar", "nominera"
+NOMINATING_NOUNS = ("anmalan", "nominering")
 DATE_LIKE = re.compile(r"\d{2,4}-\d{1,2}(?:-\d{1,2})?")
 BRACKET_TOKENS = 10  # a bracket inside a name is short: "(enheten Rinkeby/Tensta)"
 TITLE_WINDOW = 2  # tokens before a name in which a title ("Ordföranden", "ledamoten") makes it a person
@@ -178,6 +183,9 @@ def _opens_name(tokens: list[Token], index: int) -> bool:
     if not token.word or token.folded in words.CLASS_NAMES:
         return False
     if words.is_excluded(token.folded):
+        after = tokens[index + 2] if index + 2 < len(tokens) else None
+        if following is not None and following.text in DASHES and after is not None and after.capitalised:
+            return True  # "Trafikkontoret – Markförbättrande åtgärder för gatuträd": an office's project
         # "Serviceförvaltningens IT-support", "Trafikkontorets kundtjänst": an administration's unit.
         return (token.folded.endswith(words.ADMINISTRATION_GENITIVES) and following is not None
                 and following.word and (following.capitalised or words.is_unit_word(following.folded)))
@@ -229,6 +237,8 @@ def _step(tokens: list[Token], first: int, last: int) -> int | None:
     if following.text == "(":  # "(enheten Rinkeby/Tensta)"
         window = range(last + 2, min(last + BRACKET_TOKENS, len(tokens)))
         return next((i for i in window if tokens[i].text == ")"), None)
+    if following.text in DASHES and after is not None and after.word and after.capitalised:
+        return _extend_dash(tokens, last + 2)  # "Trafikkontoret – Markförbättrande åtgärder för gatuträd"
     if following.text == "," and after is not None and _unit_and_team(current, after):
         return last + 2  # "Resursenheten, KBT-teamet"
     return None
@@ -251,6 +261,30 @@ def _extend_for(tokens: list[Token], for_index: int) -> int:
             break
         taken += 1
     return last if last > for_index else for_index - 1  # a bare "för" is not part of the name
+
+
+def _nominated(tokens: list[Token], index: int) -> bool:
+    """ "anmäla Stadsmuseet till", "anmälan av Medborgarkontoret till": the slot of a participant."""
+    before = [t.folded for t in tokens[max(0, index - 2):index]]
+    following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
+    verb = bool(before) and before[-1].startswith(NOMINATING_VERBS)
+    of = len(before) == 2 and before[-1] == "av" and before[0].startswith(NOMINATING_NOUNS)
+    return (verb or of) and following == "till"
+
+
+def _extend_dash(tokens: list[Token], first: int) -> int:
+    """The last token of the part after a dash in a name ("– Markförbättrande åtgärder för gatuträd"):
+    words up to a comma, a bracket, a connector before a new name, "till" or a sentence's end."""
+    last = first
+    while last + 1 < len(tokens) and last - first < MAX_DASH_WORDS:
+        following = tokens[last + 1]
+        after = tokens[last + 2] if last + 2 < len(tokens) else None
+        if not following.word or following.opens or following.folded in DASH_STOPS:
+            break
+        if following.folded in CONNECTORS and (after is None or after.capitalised):
+            break
+        last += 1
+    return last
 
 
 def _unit_and_team(unit: Token, team: Token) -> bool:
@@ -291,6 +325,7 @@ def _mention(norm: NormText, tokens: list[Token], first: int, last: int, coordin
         return None
     if words.is_committee_word(folded.split()[-1]):
         return None  # "Rinkeby-Kista stadsdelsförvaltning", "Miljö- och hälsoskyddsnämnden"
-    if last == first and not (words.is_unit_word(tokens[first].folded) or coordinated):
+    alone = last == first and not (coordinated or _nominated(tokens, first))
+    if alone and not words.is_unit_word(tokens[first].folded):
         return None  # one capitalised word, alone and no unit word: a place, a person, a programme
     return Mention(name, start, end)
