@@ -7,7 +7,7 @@ missing codes. Reasons are in Swedish: coordinators read them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from intake.domain import (
     Decision,
@@ -191,11 +191,11 @@ RULES: tuple[Rule, ...] = (
 
 def decide(evidence: Evidence) -> Decision:
     draft = Draft()
-    for rule in RULES:
-        decision = rule(evidence, draft)
-        if decision is not None:
-            return decision
-    return _finish(evidence, draft)
+    decision = next((d for rule in RULES if (d := rule(evidence, draft)) is not None), None)
+    decision = decision or _finish(evidence, draft)
+    # what the readers could not read (pages skipped, OCR stopped) is for the coordinator too
+    notes = tuple(f"{doc.filename}: {note}" for doc in evidence.documents for note in doc.notes)
+    return replace(decision, reasons=decision.reasons + notes) if notes else decision
 
 
 def _finish(evidence: Evidence, draft: Draft) -> Decision:

@@ -80,3 +80,13 @@ def test_missing_units_named() -> None:
     decision = decide(replace(GOOD, matches=BOTH[:1]))
     assert decision.units == ("S1",)
     assert decision.missing_units == ("S2",)  # same board; Bromma's unit is not this board's
+
+
+def test_reading_notes_reach_the_coordinator() -> None:
+    """Pages a reader skipped are named in the reasons, beside the outcome's own."""
+    noted = replace(DOC, notes=("sidan 41 lästes inte: dokumentet har fler sidor än 40",))
+    decision = decide(replace(GOOD, documents=(noted,)))
+    assert decision.outcome is Outcome.CONFIRMED
+    assert decision.reasons[-1] == "p.pdf: sidan 41 lästes inte: dokumentet har fler sidor än 40"
+    assert len(decision.reasons) == 2
+    assert decide(GOOD).reasons == ("Protokollsutdraget är mottaget och alla enheter finns i registret.",)

@@ -780,3 +780,32 @@ def test_scan_specks_after_a_line_end_hyphen() -> None:
 def test_one_word_and_dashed_unit_names(sentence: str, mentions: tuple[str, ...]) -> None:
     text = f"PROTOKOLLSUTDRAG\n§ 30 Anmälan av deltagande i Stockholms stads kvalitetsutmärkelse\nBeslut\n{sentence}\n"
     assert read(doc(text)).mentions == mentions
+
+
+@pytest.mark.parametrize(
+    ("raw", "display"),
+    [
+        # a text layer's split å/ä/ö (guide §5): one word again
+        ("Norrga rdens fo rskola", "Norrgardens forskola"),
+        ("Innehå llsfö rteckning", "Innehållsförteckning"),
+        ("Stadsdelsna mnden beslutar att anmä la fö ljande enheter", "Stadsdelsnamnden beslutar att anmäla följande enheter"),
+        ("tja¨nsteutlå tande", "tjänsteutlåtande"),
+        ("Sätra vård- och omsorgsboende – Ä ldreomsorg", "Sätra vård- och omsorgsboende – Äldreomsorg"),
+        ("Omar Bergstro m (MP)", "Omar Bergstrom (MP)"),
+        # real spaces stay
+        ("på lördag gick två enheter", "på lördag gick två enheter"),
+        ("Bilaga nr 2, alla rader", "Bilaga nr 2, alla rader"),
+        ("Miljö och hälsa i Solna stad", "Miljö och hälsa i Solna stad"),
+        ("Förskolan Ekerö Backe", "Förskolan Ekerö Backe"),
+        ("Älvsjö stadsdelsnämnd", "Älvsjö stadsdelsnämnd"),
+    ],
+)
+def test_split_diacritics_are_rejoined(raw: str, display: str) -> None:
+    assert clean(raw) == display
+
+
+def test_one_word_unit_that_takes_part() -> None:
+    text = ("PROTOKOLLSUTDRAG\n§ 9 Stockholms stads kvalitetsutmärkelse 2023\nVerkställande direktören informerade om "
+            "att Driftcentralen har lämnat tävlingsbidrag i klassen Andra verksamheter.\nStyrelsen beslutade\natt "
+            "godkänna bolagets deltagande.\n")
+    assert read(doc(text)).mentions == ("Driftcentralen",)

@@ -33,6 +33,28 @@ DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": 
 # A hyphen at a line end is kept (not joined) before these words: "vård-\noch omsorgsboende".
 SUSPENDED_HYPHEN_WORDS = frozenset({"och", "eller", "samt", "resp", "respektive", "till"})
 LINE_BREAKS = "\n\r\f\v\u2028\u2029"
+RAW_WORD = re.compile(r"[^\W\d_]+")
+VOWELS = frozenset("aeiouyåäöé")
+# Two consonants a Swedish word may begin with; any other pair after "a"/"o" and a space is the
+# rest of a word whose å/ä/ö lost its mark ("fo rskola", "Stadsdelsna mnden").
+ONSETS = frozenset({
+    "bj", "bl", "br", "dj", "dr", "dv", "fj", "fl", "fn", "fr", "gl", "gn", "gr", "hj", "hl", "hr", "hv",
+    "kl", "kn", "kr", "kv", "lj", "mj", "nj", "pj", "pl", "pr", "ps", "sf", "sj", "sk", "sl", "sm", "sn",
+    "sp", "st", "sv", "tj", "tr", "tv", "vr", "ch", "sc", "sh", "th"
+})
+ABBREVIATIONS = frozenset({
+    "nr", "st", "kr", "tkr", "mkr", "mnkr", "dnr", "ff", "bl", "mfl", "mm", "dvs", "ca", "kl", "tf", "resp",
+    "jfr", "sk", "ks", "fd"
+})
+# Words and names that end in å/ä/ö, after which a space is a real one.
+WORDS_ENDING_IN_DIACRITICS = frozenset({
+    "på", "så", "två", "få", "då", "gå", "nå", "må", "stå", "små", "blå", "grå", "rå", "strå", "slå", "flå",
+    "spå", "tå", "å", "också", "förstå", "bestå", "övergå", "ingå", "utgå", "uppnå", "framgå", "åtgå",
+    "undergå", "tillgå", "avgå", "frångå", "förgå", "trä", "knä", "klä", "spä", "sjö", "snö", "frö", "strö",
+    "hö", "dö", "rö", "miljö", "lidingö", "ekerö", "tyresö", "värmdö", "djurö", "ornö", "björkö", "adelsö",
+    "munsö", "lovö", "kungsö"
+})
+PLACE_ENDINGS = ("sjö",)  # "Älvsjö stadsdelsnämnd": places named after a lake
 HYPHEN_SPECKS = ";:|'`.,"  # a scan's dust between a line-end hyphen and the break: "Förs- ;\nkolan"
 ACRONYM_MAX = 5  # "KBT-\nteamet": an upper-case stem this short is an acronym, so its hyphen is real
 SPACING_MARKS = {"\u00a8": "\u0308", "\u02da": "\u030a", "\u00b4": "\u0301"}  # ¨ ˚ ´ -> combining
@@ -171,6 +193,9 @@ def _display(raw: str) -> tuple[str, list[int]]:
                 i += 1
                 continue
             run = raw[i:j]
+            if not any(c in LINE_BREAKS for c in run) and _split_letter(out, raw, j):
+                i = j  # "Norrga rdens fo rskola", "Innehå llsfö rteckning": one word, split by a text layer
+                continue
             out.append("\n" if any(c in LINE_BREAKS for c in run) else " ")
             origin.append(i)
             i = j
@@ -188,6 +213,39 @@ def _display(raw: str) -> tuple[str, list[int]]:
         i += 1
     origin.append(size)
     return "".join(out), origin
+
+
+def _split_letter(out: list[str], raw: str, following: int) -> bool:
+    """Whether the space before raw[following] splits a word at a letter with a diacritic.
+
+    PDF text layers write å/ä/ö as a letter and a mark, and extraction then puts a space
+    after the letter, with or without its mark (guide §5). The space is dropped when the
+    piece before it ends in å/ä/ö and is no word that ends so ("på", "två", "miljö"), or
+    ends in a/o and the piece after it starts as no Swedish word can ("rskola", "mnden",
+    "ng"). Never before an upper-case letter or a digit: two words stay two words."""
+    after = RAW_WORD.match(raw, following)
+    if after is None or not after.group(0)[0].islower():
+        return False
+    end = len(out)
+    start = end
+    while start > 0 and out[start - 1].isalpha():
+        start -= 1
+    if start == end or (start > 0 and not out[start - 1].isspace() and out[start - 1] not in "(\"'"):
+        return False
+    before = "".join(out[start:end])
+    last = before[-1].casefold()
+    if last in "åäö":  # "Ä ldreomsorg": a capital alone is a split word too
+        word = before.casefold()
+        return (len(before) > 1 or before.isupper()) and word not in WORDS_ENDING_IN_DIACRITICS \
+            and not word.endswith(PLACE_ENDINGS)
+    if last not in "ao":
+        return False
+    piece = after.group(0).casefold()
+    if piece in ABBREVIATIONS:
+        return False
+    if len(piece) == 1:
+        return piece not in "aeiouyåäöé"  # "Bergstro m": a consonant alone is no word
+    return piece[0] not in VOWELS and piece[1] not in VOWELS and piece[:2] not in ONSETS
 
 
 def _specks_to_line_end(raw: str, position: int) -> bool:

@@ -18,7 +18,7 @@ UNIT_SUFFIXES = (
     "hemtjansten", "hemtjanst", "avdelningen", "sektionen", "gymnasiet", "gymnasium", "biblioteket",
     "bostader", "bostad", "gruppbostaden", "traffpunkt", "traffpunkten", "kontoret", "avdelning",
     "service", "tjansten", "tjanst", "support", "ombudsman", "ombudsmannen", "badet", "torg", "torget",
-    "stod", "stodet", "behandlarna", "jour", "kansliet", "staben", "enheterna",
+    "stod", "stodet", "behandlarna", "jour", "kansliet", "staben", "enheterna", "centralen",
 )
 # Lower-case words that continue a name: "Hemtjänsten Årsta enhet 2",
 # "Attendo Bandhagens vård- och omsorgsboende", "Skarpnäcks dagliga verksamhet".

@@ -47,6 +47,7 @@ DASH_STOPS = words.STOP_WORDS - {words.FOR_WORD, "och", "samt"}  # "åtgärder f
 MAX_DASH_WORDS = 6
 NOMINATING_VERBS = ("anmal", "nominer")  # folded: "anmäla", "anmäler", "nominerar", "nominera"
 NOMINATING_NOUNS = ("anmalan", "nominering")
+TAKING_PART = ("har lamnat tavlingsbidrag", "deltar", "medverkar", "tavlar", "nomineras", "anmals")
 DATE_LIKE = re.compile(r"\d{2,4}-\d{1,2}(?:-\d{1,2})?")
 BRACKET_TOKENS = 10  # a bracket inside a name is short: "(enheten Rinkeby/Tensta)"
 TITLE_WINDOW = 2  # tokens before a name in which a title ("Ordföranden", "ledamoten") makes it a person
@@ -212,6 +213,9 @@ def _step(tokens: list[Token], first: int, last: int) -> int | None:
     after = tokens[last + 2] if last + 2 < len(tokens) else None
     if following.opens:  # a new line after a short one: an address, a title, a heading
         return None
+    if current.folded == "vard" and following.folded == "och" and after is not None \
+            and after.folded.startswith("omsorgsboende"):
+        return last + 2  # "Attendo Bromstens vård och omsorgsboende", the hyphen left out
     if current.text.endswith("-") and following.folded in CONNECTORS and after is not None and after.word:
         return last + 2  # "Miljö- och hållbarhetsenheten", "vård- och omsorgsboende"
     unit_so_far = any(words.is_unit_word(t.folded) for t in tokens[first:last + 1])
@@ -264,12 +268,17 @@ def _extend_for(tokens: list[Token], for_index: int) -> int:
 
 
 def _nominated(tokens: list[Token], index: int) -> bool:
-    """ "anmäla Stadsmuseet till", "anmälan av Medborgarkontoret till": the slot of a participant."""
+    """ "anmäla Stadsmuseet till", "anmälan av Medborgarkontoret till", "Stadsmuseet deltar":
+    the slot of a participant."""
     before = [t.folded for t in tokens[max(0, index - 2):index]]
     following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
     verb = bool(before) and before[-1].startswith(NOMINATING_VERBS)
     of = len(before) == 2 and before[-1] == "av" and before[0].startswith(NOMINATING_NOUNS)
-    return (verb or of) and following == "till"
+    if (verb or of) and following == "till":
+        return True
+    # "... att Driftcentralen har lämnat tävlingsbidrag", "Stadsmuseet deltar i ..."
+    then = " ".join(t.folded for t in tokens[index + 1:index + 3])
+    return then.startswith(TAKING_PART)
 
 
 def _extend_dash(tokens: list[Token], first: int) -> int:
