@@ -24,8 +24,16 @@ from intake.mailbox.imap import ImapSource
 from intake.mailbox.maildir import MaildirSource
 from intake.outbox.files import FileMailer
 from intake.outbox.smtp import SmtpMailer
-from intake.pipeline import Context, import_register, recover_interrupted_sends, reprocess
+from intake.pipeline import (
+    Context,
+    accept_match,
+    import_register,
+    open_items,
+    recover_interrupted_sends,
+    reprocess,
+)
 from intake.replies import ReplyRenderer
+from intake.storage import store
 from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.reports import messages_report, status_report
 from intake.storage.store import queued_replies
@@ -48,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="units_command", required=True, metavar="SUBCOMMAND")
     importer = units.add_parser("import", parents=[common], help="import the register (CSV or XLSX)")
     importer.add_argument("file", type=Path)
+    aliases = units.add_parser("alias", help="spellings that mean a unit").add_subparsers(
+        dest="alias_command", required=True, metavar="ACTION")
+    aliases.add_parser("list", parents=[common], help="every alias of this year's units")
+    adder = aliases.add_parser("add", parents=[common], help="let a spelling mean a unit")
+    adder.add_argument("unit_id", metavar="UNIT_ID")
+    adder.add_argument("alias", metavar="SPELLING")
+    remover = aliases.add_parser("remove", parents=[common], help="remove an alias by its number")
+    remover.add_argument("alias_id", metavar="ALIAS_NUMBER", type=int)
 
     poll = commands.add_parser("poll", parents=[common], help="process new mail once and exit")
     poll.add_argument("--once", action="store_true", required=True,
@@ -64,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     again = commands.add_parser("reprocess", parents=[common], help="run the pipeline again on a stored mail")
     again.add_argument("message_id", metavar="MESSAGE_ID")
     again.add_argument("--reply", action="store_true", help="queue a new reply to the sender")
+
+    review = commands.add_parser("review", help="the review queue").add_subparsers(
+        dest="review_command", required=True, metavar="ACTION")
+    review.add_parser("list", parents=[common], help="open review items, oldest first")
+    accept = review.add_parser("accept", parents=[common],
+                               help="a name in a mail means a unit: remember it, settle the mail, answer")
+    accept.add_argument("message_id", metavar="MESSAGE_ID")
+    accept.add_argument("unit_id", metavar="UNIT_ID")
+    accept.add_argument("mention", metavar="NAME_AS_WRITTEN")
+    accept.add_argument("--no-reply", action="store_true", help="settle the mail, do not answer the sender")
 
     demo = commands.add_parser("demo", parents=[common],
                                help="the whole bot on the embedded default with sample data")
@@ -152,10 +178,32 @@ def mailer_opener(settings: Settings, dry_run: bool = False
 def cmd_units(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     ctx = make_context(settings)
+    if args.units_command == "alias":
+        return _aliases(ctx, args)
     report = import_register(ctx, args.file.name, args.file.read_bytes(), actor=f"cli:{_user()}")
     for line, reason in report.errors:
         print(f"{args.file.name}: rad {line}: {reason}", file=sys.stderr)
     print(import_summary(report))
+    return 0
+
+
+def _aliases(ctx: Context, args: argparse.Namespace) -> int:
+    year = ctx.settings.award.year
+    actor = f"cli:{_user()}"
+    with ctx.sessions.begin() as session:
+        if args.alias_command == "add":
+            found = store.units_by_ids(session, year, [args.unit_id])
+            if not found:
+                raise LookupError(f"ingen enhet med id {args.unit_id} för {year}")
+            unit = found[0]
+            row = store.add_alias(session, unit, args.alias, actor)
+            print(f"{row.id}\t{unit.unit_id}\t{unit.name}\t{row.alias}")
+        elif args.alias_command == "remove":
+            if store.remove_alias(session, args.alias_id, actor) is None:
+                raise LookupError(f"inget alias med nummer {args.alias_id}")
+        else:
+            for row in store.aliases(session, year):
+                print(f"{row.id}\t{row.unit.unit_id}\t{row.unit.name}\t{row.alias}\t{row.created_by}")
     return 0
 
 
@@ -206,6 +254,19 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    ctx = make_context(load_settings(args))
+    if args.review_command == "accept":
+        outcome = accept_match(ctx, args.message_id, args.unit_id, args.mention, f"cli:{_user()}",
+                               reply=not args.no_reply)
+        print(f"{args.message_id}: {outcome}")
+        return 0
+    for item in open_items(ctx):
+        print("\t".join((item.message_id, item.received_at.isoformat(), item.sender, item.reference or "",
+                         item.subject, item.reason)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
@@ -215,7 +276,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def import_summary(report: ImportReport) -> str:
     return (f"{report.added} tillagda, {report.updated} uppdaterade, {report.unchanged} oförändrade"
-            + (f", {len(report.errors)} rader kunde inte läsas" if report.errors else ""))
+            + (f", {len(report.errors)} rader kunde inte läsas" if report.errors else "")
+            + (f"; {len(report.rematched)} väntande mejl matchades om" if report.rematched else ""))
 
 
 def _print_json(value: Any) -> None:
@@ -234,6 +296,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "messages": cmd_messages,
     "reprocess": cmd_reprocess,
+    "review": cmd_review,
     "demo": cmd_demo,
 }
 

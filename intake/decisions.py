@@ -21,6 +21,7 @@ from intake.domain import (
     UnitState,
     unique,
 )
+from intake.text import fold
 
 # Codes that make the document itself unusable as a decision on participation.
 DOCUMENT_FAULTS = frozenset({Missing.NO_DECISION, Missing.NOT_ADJUSTED, Missing.WRONG_YEAR})
@@ -36,8 +37,12 @@ class Evidence:
     candidates: int = 0  # attachments that could be a protokollsutdrag
     documents: tuple[DocumentText, ...] = ()
     understandings: tuple[Understanding, ...] = ()
-    matches: tuple[UnitMatch, ...] = ()
+    matches: tuple[UnitMatch, ...] = ()  # accepted: sure matches, one unit per mention
+    unsure: tuple[UnitMatch, ...] = ()  # a mention's best unit, not sure enough: a coordinator decides
+    unknown_mentions: tuple[str, ...] = ()  # unit names in the protokollsutdrag matching no registered unit
     late: bool = False
+    follow_up: bool = False  # the mail joins a submission already open (a reply in its thread)
+    already_confirmed: frozenset[str] = frozenset()  # unit_ids confirmed by earlier mails
 
 
 @dataclass(slots=True)
@@ -81,6 +86,13 @@ def automatic(evidence: Evidence, draft: Draft) -> Decision | None:
 def nothing_attached(evidence: Evidence, draft: Draft) -> Decision | None:
     if evidence.candidates:
         return None
+    if evidence.follow_up:
+        # a reply in an open case with nothing attached is a person writing to us: a question,
+        # "enheten ska inte delta", a correction; a coordinator reads it
+        return Decision(
+            Outcome.NEEDS_REVIEW,
+            reasons=("Ett svar i ett pågående ärende, utan bifogad fil; en samordnare läser det.",),
+        )
     draft.add(Missing.NO_ATTACHMENT, "Ingen bifogad fil som kan vara ett protokollsutdrag.")
     return _finish(evidence, draft)
 
@@ -153,6 +165,31 @@ def document_faults(evidence: Evidence, draft: Draft) -> Decision | None:
     return None
 
 
+def unsure_matches(evidence: Evidence, draft: Draft) -> Decision | None:
+    """A unit name that resembles a registered unit but not surely enough: never a guess."""
+    if not evidence.unsure or draft.missing:
+        return None
+    names = {u.unit_id: u.name for u in evidence.register}
+    units = unique([*(m.unit_id for m in evidence.matches), *(m.unit_id for m in evidence.unsure)])
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        units=units,
+        reasons=tuple(
+            f"”{m.mention}” liknar {names.get(m.unit_id, m.unit_id)} (likhet {m.score:.0f} av 100) "
+            "men inte tillräckligt för att avgöra; en samordnare granskar." for m in evidence.unsure
+        ),
+        document=draft.document,
+        unit_state=UnitState.NEEDS_REVIEW,
+    )
+
+
+def unknown_units(evidence: Evidence, draft: Draft) -> Decision | None:
+    for mention in evidence.unknown_mentions:
+        draft.add(Missing.UNKNOWN_UNIT,
+                  f"”{mention}” finns inte bland de anmälda enheterna för {evidence.award_year}.")
+    return None
+
+
 def no_units(evidence: Evidence, draft: Draft) -> Decision | None:
     if evidence.matches or draft.missing:
         return None
@@ -164,10 +201,20 @@ def no_units(evidence: Evidence, draft: Draft) -> Decision | None:
 
 
 def registered_missing(evidence: Evidence, draft: Draft) -> Decision | None:
+    """Units registered under the deciding committee that the protokollsutdrag does not name.
+
+    The deciding committee is the one the document names, else the board of the units it
+    names. Units confirmed by earlier mails (another extract, an earlier mail of the same
+    case) are not missing."""
     matched = {m.unit_id for m in evidence.matches}
+    document = draft.document
+    committee = body_key(document.committee) if document is not None and document.committee else None
     boards = {u.board for u in evidence.register if u.unit_id in matched}
+    if committee is not None:
+        boards |= {u.board for u in evidence.register if body_key(u.board) == committee}
+    done = matched | evidence.already_confirmed
     for unit in evidence.register:
-        if unit.board in boards and unit.unit_id not in matched:
+        if unit.board in boards and unit.unit_id not in done:
             draft.missing_units.append(unit.unit_id)
             draft.add(
                 Missing.REGISTERED_UNIT_MISSING,
@@ -184,9 +231,28 @@ RULES: tuple[Rule, ...] = (
     unsure_reading,
     no_protocol,
     document_faults,
+    unsure_matches,
+    unknown_units,
     no_units,
     registered_missing,
 )
+
+# "Skärholmens stadsdelsnämnd", "SDN Skärholmen", "Stadsdelsnämnden i Skärholmen": one body.
+BODY_WORDS = {"sdn": "stadsdelsnamnd", "stadsdelsnamnden": "stadsdelsnamnd", "namnden": "namnd",
+              "styrelsen": "styrelse", "i": "", "ab": "", "aktiebolag": ""}
+
+
+def body_key(name: str) -> str:
+    """A committee's or board's name reduced so that its usual written forms compare equal."""
+    words = fold(name).replace("-", " ").replace(",", " ").split()
+    keys = []
+    for word in words:
+        word = BODY_WORDS.get(word, word)
+        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]  # the genitive: "Skärholmens stadsdelsnämnd"
+        if word:
+            keys.append(word)
+    return " ".join(sorted(keys))
 
 
 def decide(evidence: Evidence) -> Decision:
@@ -211,6 +277,7 @@ def _finish(evidence: Evidence, draft: Draft) -> Decision:
         document=draft.document,
         unit_state=_unit_state(draft) if units else None,
         missing_units=tuple(draft.missing_units),
+        unknown_mentions=evidence.unknown_mentions if Missing.UNKNOWN_UNIT in draft.missing else (),
     )
 
 

@@ -278,6 +278,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    rematched: tuple[tuple[str, str | None], ...] = ()  # (Message-ID, its outcome now) of mails matched again
 
 
 def unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -65,6 +65,13 @@ def reply_subject(subject: str, fallback: str) -> str:
     return text if REPLY_PREFIX.match(text) else REPLY_PREFIX_TEXT + text
 
 
+def with_reference(subject: str, reference: str | None) -> str:
+    """The subject ending in "[KU-2017-0042]", once: a reply to our reply keeps it as it is."""
+    if not reference or reference.casefold() in subject.casefold():
+        return subject
+    return f"{subject} [{reference}]"
+
+
 def thread_ids(original: ParsedMail) -> tuple[str | None, tuple[str, ...]]:
     """(In-Reply-To, References) for a reply to `original`, per RFC 5322 section 3.6.4."""
     parents = original.references or ((original.in_reply_to,) if original.in_reply_to else ())
@@ -134,8 +141,12 @@ class ReplyRenderer:
         reply_to_address: str,
         now: datetime,
         message_id: str | None = None,
+        reference: str | None = None,
     ) -> OutgoingMail:
-        """The reply to `original` for `decision`, as bytes ready for any transport."""
+        """The reply to `original` for `decision`, as bytes ready for any transport.
+
+        `reference` is the submission's number (KU-2017-0042): in the subject, where a
+        later mail about the same case brings it back, and in the text."""
         if decision.outcome not in ANSWERED_OUTCOMES:
             raise ValueError(f"outcome {decision.outcome} is never answered")
         if now.tzinfo is None:
@@ -147,6 +158,7 @@ class ReplyRenderer:
             missing_units=missing_units,
             award=award,
             now=now,
+            reference=reference,
         )
         text, html = self.render(decision.outcome, context)
 
@@ -163,6 +175,7 @@ class ReplyRenderer:
         if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
             msg["Reply-To"] = reply_to_address
         subject = reply_subject(original.subject, f"Kvalitetsutmärkelsen {award.year}")
+        subject = with_reference(subject, reference)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(now.astimezone(award.tz))
         msg.set_raw("Message-ID", own_id)
@@ -195,6 +208,7 @@ def reply_context(
     missing_units: Sequence[Unit],
     award: AwardSettings,
     now: datetime,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """Every variable the templates may use; each is always present (StrictUndefined)."""
     document = decision.document
@@ -215,4 +229,5 @@ def reply_context(
         "document_year": document.year if document else None,
         "doc_type": document.doc_type.value if document else None,
         "document_name": document.filename if document and document.filename else None,
+        "reference": reference,
     }

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from intake.decisions import Evidence, decide
+from intake.decisions import Evidence, body_key, decide
 from intake.domain import (
     DocType,
     DocumentText,
@@ -62,6 +62,21 @@ GOOD = Evidence(2017, REGISTER, candidates=1, documents=(DOC,), understandings=(
          Outcome.NEEDS_REVIEW, (), UnitState.NEEDS_REVIEW),
         (replace(GOOD, understandings=(replace(PROTOCOL, doc_type=DocType.OTHER, low_confidence=True),),
                  matches=()), Outcome.NEEDS_REVIEW, (), None),
+        # Issue 4: unknown units, unsure matches, cases and earlier confirmations.
+        (replace(GOOD, unknown_mentions=("Förskolan Okänd",)), Outcome.INCOMPLETE, (Missing.UNKNOWN_UNIT,),
+         UnitState.CONFIRMED),
+        (replace(GOOD, matches=(), unknown_mentions=("Förskolan Okänd",)), Outcome.INCOMPLETE,
+         (Missing.UNKNOWN_UNIT, Missing.REGISTERED_UNIT_MISSING), None),
+        (replace(GOOD, matches=BOTH[:1], unsure=(UnitMatch("S2", "Förstärkningstearnet", 84, "p.pdf"),)),
+         Outcome.NEEDS_REVIEW, (), UnitState.NEEDS_REVIEW),
+        # a wrong year is a clear notice, whatever the names resemble
+        (replace(GOOD, understandings=(replace(PROTOCOL, year=2016),),
+                 unsure=(UnitMatch("S2", "Förstärkningstearnet", 84, "p.pdf"),)),
+         Outcome.INCOMPLETE, (Missing.WRONG_YEAR,), None),
+        (replace(GOOD, matches=BOTH[:1], already_confirmed=frozenset({"S2"})), Outcome.CONFIRMED, (),
+         UnitState.CONFIRMED),
+        (replace(GOOD, candidates=0, documents=(), understandings=(), matches=(), follow_up=True),
+         Outcome.NEEDS_REVIEW, (), None),
         # A well-read protokollsutdrag decides even beside a poorly read photo.
         (replace(GOOD, understandings=(PROTOCOL, replace(PROTOCOL, filename="foto.jpg", low_confidence=True))),
          Outcome.CONFIRMED, (), UnitState.CONFIRMED),
@@ -90,3 +105,33 @@ def test_reading_notes_reach_the_coordinator() -> None:
     assert decision.reasons[-1] == "p.pdf: sidan 41 lästes inte: dokumentet har fler sidor än 40"
     assert len(decision.reasons) == 2
     assert decide(GOOD).reasons == ("Protokollsutdraget är mottaget och alla enheter finns i registret.",)
+
+
+def test_unknown_mentions_are_named_for_the_reply() -> None:
+    decision = decide(replace(GOOD, unknown_mentions=("Förskolan Okänd",)))
+    assert decision.unknown_mentions == ("Förskolan Okänd",)
+    assert decision.units == ("S1", "S2")
+    assert any("Förskolan Okänd" in reason for reason in decision.reasons)
+
+
+def test_missing_units_are_those_of_the_deciding_committee() -> None:
+    """The document names Bromma's committee: Bromma's unit is missing even though none of its units matched."""
+    bromma = replace(PROTOCOL, committee="Bromma stadsdelsnämnd")
+    decision = decide(replace(GOOD, understandings=(bromma,), matches=BOTH))
+    assert decision.missing_units == ("B1",)
+    assert decision.missing == (Missing.REGISTERED_UNIT_MISSING,)
+
+
+@pytest.mark.parametrize(
+    ("written", "registered"),
+    [
+        ("Skärholmens stadsdelsnämnd", "Skärholmens stadsdelsnämnd"),
+        ("SDN Skärholmen", "Skärholmens stadsdelsnämnd"),
+        ("Stadsdelsnämnden i Skärholmen", "Skärholmens stadsdelsnämnd"),
+        ("SKÄRHOLMENS STADSDELSNÄMND", "Skärholmens stadsdelsnämnd"),
+        ("Stockholms Hamn AB", "Stockholms Hamn"),
+    ],
+)
+def test_committee_forms_compare_equal(written: str, registered: str) -> None:
+    assert body_key(written) == body_key(registered)
+    assert body_key(written) != body_key("Skarpnäcks stadsdelsnämnd")

@@ -49,7 +49,7 @@ def test_protocol_confirms_both_units_and_is_answered_once(
     assert message["In-Reply-To"] == original["Message-ID"]
     assert original["Message-ID"] in message["References"]
     assert message["Auto-Submitted"] == "auto-replied"
-    assert message["Subject"] == "Re: Protokollsutdrag Socialnämnden § 9"
+    assert message["Subject"] == "Re: Protokollsutdrag Socialnämnden § 9 [KU-2017-0001]"
     assert message["Message-ID"].endswith("@stockholm.se>")
     text = body_text(message)
     assert "Korttidshemmet Drömmen" in text and "Förstärkningsteamet" in text
@@ -110,7 +110,7 @@ def test_automatic_mail_is_ignored_and_a_bare_mail_gets_a_notice(
     bot.run("poll", "--once")
 
     [reply] = smtp_server.wait_for(1)
-    assert reply.message["Subject"] == "Re: Protokollsutdrag"
+    assert reply.message["Subject"] == "Re: Protokollsutdrag [KU-2017-0001]"
     outcomes = {(m["subject"], m["outcome"], tuple(m["missing"])) for m in bot.messages()}
     assert ("Protokollsutdrag", "incomplete", ("no_attachment",)) in outcomes
     ignored = [m for m in bot.messages() if m["outcome"] == "ignored"]

@@ -80,7 +80,7 @@ PHRASES = {
     Missing.UNREADABLE_ATTACHMENT: "kunde inte öppna",
     Missing.NOT_PROTOCOL: "justerat protokollsutdrag från det sammanträde",
     Missing.NO_DECISION: "inget beslut om deltagande",
-    Missing.NOT_ADJUSTED: "inte vara justerat",
+    Missing.NOT_ADJUSTED: "att protokollet är justerat",
     Missing.WRONG_YEAR: "Beslutet i protokollsutdraget gäller",
     Missing.UNKNOWN_UNIT: "som vi inte hittar bland de anmälda",
     Missing.REGISTERED_UNIT_MISSING: "nämns inte i protokollsutdraget",
@@ -426,3 +426,27 @@ def test_missing_template_folder_is_a_config_error(tmp_path: Path) -> None:
 )
 def test_swedish_date(day: date, expected: str) -> None:
     assert swedish_date(day) == expected
+
+
+# --- reference numbers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outcome", [Outcome.CONFIRMED, Outcome.INCOMPLETE, Outcome.NEEDS_REVIEW])
+def test_reference_number_in_subject_and_text(renderer: ReplyRenderer, outcome: Outcome) -> None:
+    mail = compose(renderer, Decision(outcome, document=EXTRACT), reference="KU-2017-0042")
+    assert mail.subject.endswith("[KU-2017-0042]")
+    assert parse(mail)["Subject"] == mail.subject
+    text, html = bodies(mail)
+    assert "Ärendenummer: KU-2017-0042" in text and "Ärendenummer: KU-2017-0042" in html
+
+
+def test_reference_number_not_repeated_in_a_thread(renderer: ReplyRenderer) -> None:
+    """The sender answers our notice: its subject already carries the number."""
+    answer = replace(ORIGINAL, subject="SV: Re: Protokollsutdrag [KU-2017-0042]")
+    mail = compose(renderer, Decision(Outcome.CONFIRMED, document=EXTRACT), original=answer, reference="KU-2017-0042")
+    assert mail.subject == "SV: Re: Protokollsutdrag [KU-2017-0042]"
+
+
+def test_no_reference_no_line(renderer: ReplyRenderer) -> None:
+    mail = compose(renderer, Decision(Outcome.CONFIRMED, document=EXTRACT))
+    assert "Ärendenummer" not in bodies(mail)[0] and "[KU-" not in mail.subject

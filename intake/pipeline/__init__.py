@@ -5,13 +5,16 @@ from intake.pipeline.context import Context, PollReport
 from intake.pipeline.ingest import ingest
 from intake.pipeline.process import process_message, process_pending, reprocess
 from intake.pipeline.register import import_register
+from intake.pipeline.review import accept_match, open_items
 from intake.pipeline.send import recover_interrupted_sends, send_due
 
 __all__ = [
     "Context",
+    "accept_match",
     "PollReport",
     "import_register",
     "ingest",
+    "open_items",
     "poll_once",
     "process_message",
     "process_pending",

@@ -9,31 +9,43 @@ stops the others.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
 from sqlalchemy.orm import Session
 
 from intake.decisions import Evidence, decide
-from intake.domain import Decision, DocType, Outcome, Unit, UnitMatch, UnitState
+from intake.domain import Decision, DocType, Outcome, ParsedMail, Unit, UnitMatch, UnitState
 from intake.errors import TransientError
 from intake.identity import sha256_hex
-from intake.matching import match_units
+from intake.matching import RegisterIndex, build_index, match_document
 from intake.pipeline.analysis import Analysis, analyse, analyse_all, worker_count
 from intake.pipeline.context import Context
 from intake.pipeline.replying import queue_reply
 from intake.storage import store
-from intake.storage.models import AttachmentRow, MatchRow, MessageRow, UnitRow
+from intake.storage.models import AttachmentRow, MatchRow, MessageRow, SubmissionRow, UnitRow
 
 log = logging.getLogger(__name__)
+
+REFERENCE = re.compile(r"\bKU-(\d{4})-(\d{4})\b", re.IGNORECASE)  # a submission's number in a subject
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """The award year's units and the matcher's index of them (with the coordinators' aliases)."""
+
+    units: tuple[Unit, ...]
+    index: RegisterIndex
 
 
 def process_pending(ctx: Context) -> int:
     """Process every stored mail not yet processed, oldest first."""
     with ctx.sessions.begin() as session:
         pending = [row.id for row in store.pending_messages(session)]
-        register = load_register(ctx, session) if pending else ()
+        register = load_register(ctx, session) if pending else None
     done = 0
     workers = worker_count(ctx.settings.processing.workers)
     for pk, analysis in analyse_all(pending, partial(_raw, ctx), own_addresses(ctx), workers):
@@ -51,13 +63,16 @@ def _raw(ctx: Context, pk: int) -> bytes:
         return session.get_one(MessageRow, pk).raw
 
 
-def load_register(ctx: Context, session: Session) -> tuple[Unit, ...]:
-    """The award year's units, read once for a batch of mails."""
-    return tuple(store.to_unit(row) for row in store.unit_rows(session, ctx.settings.award.year))
+def load_register(ctx: Context, session: Session) -> Register:
+    """The award year's units and their index, made once for a batch of mails."""
+    year = ctx.settings.award.year
+    units = tuple(store.to_unit(row) for row in store.unit_rows(session, year))
+    aliases = {row.alias: row.unit.unit_id for row in store.aliases(session, year)}
+    return Register(units, build_index(units, aliases))
 
 
 def process_message(ctx: Context, pk: int, *, reply: bool = True,
-                    register: tuple[Unit, ...] | None = None,
+                    register: Register | None = None,
                     analysis: Analysis | BaseException | None = None) -> Outcome | None:
     """Process one stored mail; `analysis` may come from a worker, else it is made here."""
     try:
@@ -102,6 +117,26 @@ def reprocess(ctx: Context, message_id: str, *, reply: bool = False) -> Outcome 
     return process_message(ctx, pk, reply=reply)
 
 
+WAITING_CODES = frozenset({"unknown_unit", "registered_unit_missing"})
+
+
+def rematch_waiting(ctx: Context) -> list[tuple[str, Outcome | None, Outcome | None]]:
+    """Run the mails still waiting on the register through the pipeline again, without replying.
+
+    After a register import, a mail that named a unit not yet registered, or lacked one
+    that is registered now, or could not be matched at all, may now be complete. Senders
+    are not mailed again (no mail is answered twice); the new outcome, unit states and
+    audit entries are what coordinators see. Returns (Message-ID, old outcome, new outcome)."""
+    with ctx.sessions.begin() as session:
+        waiting = [(row.message_id, row.outcome) for row in store.messages_waiting_on_register(session)
+                   if row.outcome == Outcome.NEEDS_REVIEW or WAITING_CODES & set(row.missing or [])]
+    changed = []
+    for message_id, old in waiting:
+        new = reprocess(ctx, message_id, reply=False)
+        changed.append((message_id, Outcome(old) if old else None, new))
+    return changed
+
+
 def _reset(session: Session, message: MessageRow) -> None:
     message.attachments.clear()
     message.matches.clear()
@@ -113,13 +148,15 @@ def _reset(session: Session, message: MessageRow) -> None:
     session.flush()
 
 
-def _process(ctx: Context, session: Session, message: MessageRow, register: tuple[Unit, ...],
+def _process(ctx: Context, session: Session, message: MessageRow, register: Register,
              analysis: Analysis, *, reply: bool) -> Outcome:
-    evidence = _evidence(ctx, message, register, analysis)
     mail = analysis.mail
     if mail is not None:
         message.from_addr, message.from_name = mail.from_addr, mail.from_name
         message.subject, message.in_reply_to = mail.subject, mail.in_reply_to
+    submission = _submission_of(session, message, mail)
+    follow_up = submission is not None and bool(store.earlier_in_submission(session, submission, message))
+    evidence = _evidence(ctx, session, message, register, analysis, follow_up=follow_up)
     for attachment, document in zip(analysis.candidates, analysis.documents, strict=True):
         kind = next((u.doc_type for u in analysis.understandings if u.filename == document.filename), None)
         message.attachments.append(AttachmentRow(
@@ -129,26 +166,62 @@ def _process(ctx: Context, session: Session, message: MessageRow, register: tupl
             text=document.text,
         ))
     decision = decide(evidence)
-    _record(ctx, session, message, decision, list(evidence.matches))
+    if decision.outcome is not Outcome.IGNORED and mail is not None:
+        if submission is None:
+            submission = store.open_submission(session, ctx.settings.award.year)
+        message.submission_pk = submission.id
+    _record(ctx, session, message, decision, evidence.matches, evidence.unsure)
     if decision.send_reply and reply and mail is not None:
-        queue_reply(ctx, session, message, mail, decision, list(register))
+        queue_reply(ctx, session, message, mail, decision, list(register.units),
+                    reference=submission.reference if submission is not None else None)
     log.info("message %s from %s: %s %s", message.message_id, message.from_addr,
              decision.outcome, ",".join(decision.missing))
     return decision.outcome
 
 
-def _evidence(ctx: Context, message: MessageRow, register: tuple[Unit, ...], analysis: Analysis) -> Evidence:
+def _submission_of(session: Session, message: MessageRow, mail: ParsedMail | None) -> SubmissionRow | None:
+    """The open submission this mail belongs to: kept from an earlier run, named by its reference
+    number in the subject, or found through the thread (a mail of it, or our reply, in
+    In-Reply-To/References). None: the mail starts a new one."""
+    if message.submission_pk is not None:
+        return session.get(SubmissionRow, message.submission_pk)
+    if mail is None:
+        return None
+    for found in REFERENCE.finditer(mail.subject or ""):
+        submission = store.submission_by_reference(session, found.group(0))
+        if submission is not None:
+            return submission
+    thread = [i for i in (mail.in_reply_to, *mail.references) if i]
+    return store.submission_of_thread(session, thread)
+
+
+def _evidence(ctx: Context, session: Session, message: MessageRow, register: Register, analysis: Analysis,
+              *, follow_up: bool) -> Evidence:
     """Match the protokollsutdrag's units to the register: everything the decision rules look at."""
-    matches: dict[str, UnitMatch] = {}
+    accepted: dict[str, UnitMatch] = {}
+    unsure: dict[str, UnitMatch] = {}
+    unknown: list[str] = []
     for understanding in analysis.understandings:
-        if understanding.doc_type is DocType.PROTOCOL:
-            for match in match_units(understanding.text, register, understanding.filename):
-                matches.setdefault(match.unit_id, match)
+        if understanding.doc_type is not DocType.PROTOCOL:
+            continue
+        found = match_document(register.index, understanding.mentions, understanding.text,
+                               committee=understanding.committee, sender=message.from_addr,
+                               filename=understanding.filename)
+        for match in found.accepted:
+            accepted.setdefault(match.unit_id, match)
+        for match in found.unsure:
+            unsure.setdefault(match.unit_id, match)
+        unknown.extend(found.unknown)
+    with session.no_autoflush:
+        confirmed = store.confirmed_unit_ids(session, ctx.settings.award.year)
     return Evidence(
-        award_year=ctx.settings.award.year, register=register, parse_error=analysis.parse_error,
+        award_year=ctx.settings.award.year, register=register.units, parse_error=analysis.parse_error,
         automatic=analysis.automatic, candidates=len(analysis.candidates), documents=analysis.documents,
-        understandings=analysis.understandings, matches=tuple(matches.values()),
-        late=_is_late(ctx, message.received_at),
+        understandings=analysis.understandings, matches=tuple(accepted.values()),
+        unsure=tuple(m for unit_id, m in unsure.items() if unit_id not in accepted),
+        unknown_mentions=tuple(dict.fromkeys(unknown)),
+        late=_is_late(ctx, message.received_at), follow_up=follow_up,
+        already_confirmed=confirmed - {m.unit_id for m in accepted.values()},
     )
 
 
@@ -157,13 +230,27 @@ def _is_late(ctx: Context, received_at: datetime) -> bool:
     return received_at.astimezone(award.tz).date() > award.protocol_deadline
 
 
+def _duplicate_of(ctx: Context, session: Session, message: MessageRow,
+                  decision: Decision) -> MessageRow | None:
+    """The earlier mail whose very file (same SHA-256) confirmed these units, if this one is a copy."""
+    if decision.outcome is not Outcome.CONFIRMED or not decision.units:
+        return None
+    earlier = store.confirmed_with_same_attachment(
+        session, ctx.settings.award.year, [a.sha256 for a in message.attachments], message)
+    if earlier is None:
+        return None
+    confirmed_by_it = {row.unit_id for row in store.units_confirmed_by(session, earlier)}
+    return earlier if set(decision.units) <= confirmed_by_it else None
+
+
 def _record(ctx: Context, session: Session, message: MessageRow, decision: Decision,
-            matches: list[UnitMatch]) -> None:
+            accepted: tuple[UnitMatch, ...], unsure: tuple[UnitMatch, ...]) -> None:
+    matches = [*accepted, *unsure]
     wanted = {m.unit_id for m in matches} | set(decision.units)
     units = {row.unit_id: row for row in store.units_by_ids(session, ctx.settings.award.year, wanted)}
     for match in matches:
-        message.matches.append(MatchRow(unit=units[match.unit_id], mention=match.mention,
-                                        score=match.score, filename=match.filename))
+        message.matches.append(MatchRow(unit=units[match.unit_id], mention=match.mention, score=match.score,
+                                        filename=match.filename, sure=match in accepted))
     document = decision.document
     message.document = None if document is None else {
         "filename": document.filename,
@@ -182,7 +269,12 @@ def _record(ctx: Context, session: Session, message: MessageRow, decision: Decis
     message.processed_at = ctx.clock()
     if decision.outcome is Outcome.IGNORED:
         message.automatic_reason = decision.reasons[0] if decision.reasons else None
-    if decision.unit_state is not None:
+    duplicate = _duplicate_of(ctx, session, message, decision)
+    if duplicate is not None:
+        # the same file again: confirmed again, but the units keep the mail that first brought it
+        message.reasons = [*message.reasons, f"Samma fil som i ett tidigare mejl ({duplicate.message_id}); "
+                           "bekräftas igen utan att något nytt registreras."]
+    elif decision.unit_state is not None:
         for unit_id in decision.units:
             row: UnitRow = units[unit_id]
             store.set_unit_state(session, row, decision.unit_state, message, ctx.actor)

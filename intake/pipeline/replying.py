@@ -18,7 +18,7 @@ BUDGET_WINDOW = timedelta(hours=1)
 
 
 def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: ParsedMail,
-                decision: Decision, register: list[Unit]) -> ReplyRow | None:
+                decision: Decision, register: list[Unit], reference: str | None = None) -> ReplyRow | None:
     recipient = reply_recipient(mail)[1]
     if not recipient:
         store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
@@ -36,6 +36,7 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
         sender=ctx.settings.smtp.sender or ctx.settings.award.mailbox,
         reply_to_address=ctx.settings.award.mailbox,
         now=now,
+        reference=reference,
     )
     recipient = recipient.lower()
     # Read-only questions: the rows this transaction added need no flush before them.

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -108,6 +110,8 @@ class MessageRow(Base):
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the submission (case) this mail belongs to; None for ignored mail and before processing
+    submission_pk: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
 
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="AttachmentRow.id"
@@ -118,6 +122,41 @@ class MessageRow(Base):
     replies: Mapped[list[ReplyRow]] = relationship(
         back_populates="message", order_by="ReplyRow.id"
     )
+    submission: Mapped[SubmissionRow | None] = relationship(back_populates="messages")
+
+
+class SubmissionRow(Base):
+    """A case: the mails one sender's thread brings about one decision, under a reference number.
+
+    The first answered mail opens it; a reply in its thread (In-Reply-To/References to one of
+    its mails or to our reply) or a mail naming its reference number joins it."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_submissions_year_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # KU-2017-0042
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    messages: Mapped[list[MessageRow]] = relationship(back_populates="submission", order_by="MessageRow.id")
+
+
+class AliasRow(Base):
+    """A spelling a coordinator decided means a unit: matched like the unit's own name from then on."""
+
+    __tablename__ = "unit_aliases"
+    __table_args__ = (UniqueConstraint("unit_pk", "alias", name="uq_unit_aliases_unit_alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_pk: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    source_message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+    unit: Mapped[UnitRow] = relationship()
 
 
 class SightingRow(Base):
@@ -162,6 +201,8 @@ class MatchRow(Base):
     mention: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column()
     filename: Mapped[str] = mapped_column(String(500), default="")
+    # False: the mention's best unit, not sure enough to count; a coordinator decides
+    sure: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     message: Mapped[MessageRow] = relationship(back_populates="matches")
     unit: Mapped[UnitRow] = relationship()
@@ -204,6 +245,8 @@ class ReviewItemRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(200))
+
+    message: Mapped[MessageRow] = relationship()
 
 
 class AuditRow(Base):

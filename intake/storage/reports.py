@@ -36,7 +36,8 @@ def status_report(session: Session, year: int | None = None) -> list[dict[str, A
 def messages_report(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(MessageRow)
-        .options(selectinload(MessageRow.matches), selectinload(MessageRow.replies))
+        .options(selectinload(MessageRow.matches), selectinload(MessageRow.replies),
+                 selectinload(MessageRow.submission))
         .order_by(MessageRow.received_at, MessageRow.id)
     ).all()
     return [_message(row) for row in rows]
@@ -50,11 +51,13 @@ def _message(row: MessageRow) -> dict[str, Any]:
         "subject": row.subject,
         "received_at": row.received_at.isoformat(),
         "outcome": row.outcome,
-        "units": list(dict.fromkeys(match.unit.unit_id for match in row.matches)),
+        "units": list(dict.fromkeys(match.unit.unit_id for match in row.matches if match.sure)),
         "missing": list(row.missing or []),
         "reply_message_id": reply.message_id if reply is not None else None,
         # Additions to the contract: processing state, the reply's state, why.
         "status": row.status,
         "reply_status": reply.status if reply is not None else None,
         "reasons": list(row.reasons or []),
+        "reference": row.submission.reference if row.submission is not None else None,
+        "unsure_units": list(dict.fromkeys(match.unit.unit_id for match in row.matches if not match.sure)),
     }

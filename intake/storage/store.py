@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 
 from intake.domain import ImportReport, RawMail, Unit, UnitState
 from intake.storage.models import (
+    AliasRow,
+    AttachmentRow,
     AuditRow,
     MessageRow,
     ReplyRow,
     ReviewItemRow,
     SightingRow,
+    SubmissionRow,
     UnitRow,
 )
 
@@ -156,8 +159,30 @@ def pending_messages(session: Session) -> Sequence[MessageRow]:
 
 
 
+def messages_waiting_on_register(session: Session) -> Sequence[MessageRow]:
+    """Processed mails a register change may settle, oldest first: incomplete, or needing a review
+    no coordinator has closed yet; with a protokollsutdrag read."""
+    open_item = select(ReviewItemRow.id).where(ReviewItemRow.message_pk == MessageRow.id,
+                                               ReviewItemRow.status == "open").exists()
+    return session.scalars(
+        select(MessageRow).where(
+            MessageRow.status == "processed",
+            (MessageRow.outcome == "incomplete") | ((MessageRow.outcome == "needs_review") & open_item),
+            MessageRow.document.is_not(None),
+        ).order_by(MessageRow.id)
+    ).all()
+
+
 def open_review(session: Session, message: MessageRow, reason: str) -> None:
     session.add(ReviewItemRow(message_pk=message.id, reason=reason))
+
+
+def open_review_items(session: Session) -> Sequence[ReviewItemRow]:
+    """Every open review item, oldest mail first."""
+    return session.scalars(
+        select(ReviewItemRow).join(MessageRow, ReviewItemRow.message_pk == MessageRow.id)
+        .where(ReviewItemRow.status == "open").order_by(MessageRow.received_at, MessageRow.id)
+    ).all()
 
 
 def open_reviews(session: Session, message: MessageRow) -> Sequence[ReviewItemRow]:
@@ -168,8 +193,112 @@ def open_reviews(session: Session, message: MessageRow) -> Sequence[ReviewItemRo
     ).all()
 
 
+def confirmed_unit_ids(session: Session, year: int) -> frozenset[str]:
+    """The year's units already confirmed by some mail."""
+    return frozenset(session.scalars(
+        select(UnitRow.unit_id).where(UnitRow.year == year, UnitRow.state == UnitState.CONFIRMED)
+    ).all())
+
+
 def units_confirmed_by(session: Session, message: MessageRow) -> Sequence[UnitRow]:
     return session.scalars(select(UnitRow).where(UnitRow.protocol_message_pk == message.id)).all()
+
+
+# --- submissions (cases) ----------------------------------------------------------------
+
+REFERENCE_FORMAT = "KU-{year}-{seq:04d}"
+
+
+def submission_by_reference(session: Session, reference: str) -> SubmissionRow | None:
+    return session.scalar(select(SubmissionRow).where(SubmissionRow.reference == reference.upper()))
+
+
+def submission_of_thread(session: Session, message_ids: Iterable[str]) -> SubmissionRow | None:
+    """The submission of the latest mail or reply of ours among these Message-IDs, if any."""
+    ids = [i for i in message_ids if i]
+    if not ids:
+        return None
+    from_mail = session.scalar(
+        select(SubmissionRow).join(MessageRow, MessageRow.submission_pk == SubmissionRow.id)
+        .where(MessageRow.message_id.in_(ids)).order_by(MessageRow.id.desc()).limit(1)
+    )
+    if from_mail is not None:
+        return from_mail
+    return session.scalar(
+        select(SubmissionRow).join(MessageRow, MessageRow.submission_pk == SubmissionRow.id)
+        .join(ReplyRow, ReplyRow.message_pk == MessageRow.id)
+        .where(ReplyRow.message_id.in_(ids)).order_by(ReplyRow.id.desc()).limit(1)
+    )
+
+
+def open_submission(session: Session, year: int) -> SubmissionRow:
+    """A new submission with the year's next reference number (KU-2017-0001, ...)."""
+    last = session.scalar(select(func.max(SubmissionRow.seq)).where(SubmissionRow.year == year)) or 0
+    row = SubmissionRow(year=year, seq=last + 1, reference=REFERENCE_FORMAT.format(year=year, seq=last + 1))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def earlier_in_submission(
+    session: Session, submission: SubmissionRow, message: MessageRow
+) -> Sequence[MessageRow]:
+    """The submission's mails processed before this one, oldest first."""
+    return session.scalars(
+        select(MessageRow).where(MessageRow.submission_pk == submission.id, MessageRow.id < message.id,
+                                 MessageRow.status == "processed").order_by(MessageRow.id)
+    ).all()
+
+
+def confirmed_with_same_attachment(session: Session, year: int, sha256s: Iterable[str],
+                                   message: MessageRow) -> MessageRow | None:
+    """An earlier confirmed mail of the year that carried one of these very files (a duplicate)."""
+    hashes = list(sha256s)
+    if not hashes:
+        return None
+    return session.scalar(
+        select(MessageRow).join(AttachmentRow, AttachmentRow.message_pk == MessageRow.id)
+        .join(UnitRow, UnitRow.protocol_message_pk == MessageRow.id)
+        .where(AttachmentRow.sha256.in_(hashes), MessageRow.id != message.id, UnitRow.year == year)
+        .order_by(MessageRow.id).limit(1)
+    )
+
+
+# --- aliases ----------------------------------------------------------------------------
+
+
+def aliases(session: Session, year: int) -> Sequence[AliasRow]:
+    return session.scalars(
+        select(AliasRow).join(UnitRow, AliasRow.unit_pk == UnitRow.id).where(UnitRow.year == year)
+        .order_by(UnitRow.name, AliasRow.alias)
+    ).all()
+
+
+def add_alias(session: Session, unit: UnitRow, alias: str, actor: str,
+              message: MessageRow | None = None) -> AliasRow:
+    """Record that `alias` means `unit` (idempotent); audited."""
+    text = " ".join(alias.split())
+    if not text:
+        raise ValueError("an alias can't be empty")
+    row = session.scalar(select(AliasRow).where(AliasRow.unit_pk == unit.id, AliasRow.alias == text))
+    if row is not None:
+        return row
+    row = AliasRow(unit_pk=unit.id, alias=text, created_by=actor,
+                   source_message_pk=message.id if message is not None else None)
+    session.add(row)
+    audit(session, actor, "alias_added", f"unit:{unit.unit_id}", alias=text,
+          message=message.message_id if message is not None else None)
+    session.flush()
+    return row
+
+
+def remove_alias(session: Session, alias_id: int, actor: str) -> AliasRow | None:
+    row = session.get(AliasRow, alias_id)
+    if row is None:
+        return None
+    audit(session, actor, "alias_removed", f"unit:{row.unit.unit_id}", alias=row.alias)
+    session.delete(row)
+    return row
 
 
 # --- replies ----------------------------------------------------------------------------
