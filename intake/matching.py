@@ -15,8 +15,7 @@ A wrong confirmation is worse than a notice, so every doubt lands in `unsure`.
 docs/MATCHING.md explains the normalisation and the scores; bench/matching.py sets
 the thresholds from the labelled corpus.
 
-`match_units` is the first, exact-only matcher, kept for the pipeline until it
-switches to `match_document`.
+`match_units` is the first, exact-only matcher, kept unchanged for its callers.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from intake.text import HYPHEN_BREAK, fold, strip_diacritics
 # --- thresholds and weights (bench/matching.py measures them on the labelled corpus) ---------
 
 SURE = 90.0  # accepted at or above this score
-GREY = 65.0  # a coordinator decides at or above this (below SURE); below: unknown unit
+GREY = 80.0  # a coordinator decides at or above this (below SURE); below: unknown unit
 MARGIN = 4.0  # an accepted match must beat the next unit for the same mention by this much
 CONTEXT_PENALTY = 15.0  # the unit's committee is not the document's (or the sender's)
 OPERATOR_PENALTY = 8.0  # matched only with the operator left out on one side ("Attendo X" / "X")
@@ -177,6 +176,7 @@ SUSPENDED_HYPHEN = re.compile(r"[-\u2010\u2011]\s*\n\s*(?=(?:och|eller|samt|&)\s
 # and digit repairs): å/ä/ö read as d or i, m as rn, d as cl, h as li, e as c, l as 1 or I.
 OCR_PAIRS = frozenset(frozenset(pair) for pair in (
     "ad", "ai", "od", "il", "cd", "ld", "lh", "ih", "rm", "nm", "im", "ec"))
+OCR_GROUPS = (("rn", "m"), ("ni", "m"), ("cl", "d"), ("li", "h"))  # several letters OCR reads for one
 OCR_E = ("a", "o")  # what an OCR'd "é" stood for: å or ä, ö (or é itself: a variant of its own)
 MAX_E_VARIANTS = 3  # "é"s read each way; more in one name are all read alike
 
@@ -201,7 +201,7 @@ def _fold_word(word: str) -> str:
     return strip_diacritics(word.casefold()).replace("-", "").replace("\u2010", "").replace("\u2011", "")
 
 
-def _tokens(text: str) -> list[str]:
+def _tokens(text: str, vocabulary: frozenset[str] = frozenset()) -> list[str]:
     """Folded words; a digit inside a word is the letter OCR mistook ("F6rvaltning"); split words rejoined."""
     text = AMPERSAND_IN_WORD.sub("a", text).replace("&", " och ")
     words = fold(text).split()
@@ -210,9 +210,10 @@ def _tokens(text: str) -> list[str]:
         if not word.isdigit() and any(ch.isdigit() for ch in word) and sum(ch.isalpha() for ch in word) >= 2:
             word = word.translate(DIGIT_LETTERS)
         out.append(word)
-    return _rejoin(out)
+    return _rejoin(out, vocabulary)
 
 
+TYPE_WORDS = frozenset(phrase[0] for phrase, _ in TYPE_PHRASES if len(phrase) == 1 and len(phrase[0]) >= 6)
 KNOWN_WORDS = frozenset(GENERIC | set(ABBREVIATIONS) | {"hemtjanst", "hemtjansten", "forskolan", "forskola",
                                                          "omsorgsboende", "omsorgsboendet", "verksamhet"})
 
@@ -220,15 +221,23 @@ KNOWN_WORDS = frozenset(GENERIC | set(ABBREVIATIONS) | {"hemtjanst", "hemtjanste
 MAX_PIECES = 4  # "fo rsko lan": a word split by up to three stray spaces
 
 
-def _rejoin(words: list[str]) -> list[str]:
-    """ "fo rskolan", "hem tjänst": a word split by stray spaces is joined when the whole is a known word."""
+def _known(word: str, vocabulary: frozenset[str]) -> bool:
+    return word in KNOWN_WORDS or word in vocabulary
+
+
+def _rejoin(words: list[str], vocabulary: frozenset[str] = frozenset()) -> list[str]:
+    """ "fo rskolan", "hem tjänst", "Ekonomienh eten": a word split by stray spaces is joined when the
+    whole is a known word or a word of the register's names (`vocabulary`, for mentions) and its
+    pieces are not all words of their own ("för skolan" is joined all the same)."""
     out: list[str] = []
     index = 0
     while index < len(words):
         for size in range(min(MAX_PIECES, len(words) - index), 1, -1):
             pieces = words[index:index + size]
-            if "".join(pieces) in KNOWN_WORDS and not all(piece in KNOWN_WORDS for piece in pieces):
-                out.append("".join(pieces))
+            whole = "".join(pieces)
+            if whole in TYPE_WORDS or (_known(whole, vocabulary)
+                                       and not all(_known(piece, vocabulary) for piece in pieces)):
+                out.append(whole)
                 index += size
                 break
         else:
@@ -256,7 +265,9 @@ def _is_class(folded: str) -> bool:
     words = folded.split()
     if not words:
         return False
-    if any(fuzz.ratio(words[0], word) >= 85 for word in CLASS_WORDS):
+    glued = folded.replace(" ", "")  # "tav lingsklass"
+    if any(max(fuzz.ratio(words[0], word), fuzz.ratio(glued[:len(word)], word)) >= 85
+           for word in CLASS_WORDS):
         return True
     return max(fuzz.ratio(folded, name) for name in CLASS_NAMES) >= 90
 
@@ -359,8 +370,8 @@ def _has_unit_word(words: Iterable[str]) -> bool:
     return any(w in TYPE_BASES or w.endswith(UNIT_SUFFIXES) for w in words)
 
 
-def _form(text: str, operators: list[str]) -> Form | None:
-    words = _merge_operators(_expand(_tokens(text)))
+def _form(text: str, operators: list[str], vocabulary: frozenset[str]) -> Form | None:
+    words = _merge_operators(_expand(_tokens(text, vocabulary)))
     plain = " ".join(words)
     lead: list[str] = []
     while words and words[0] in OPERATORS:
@@ -420,8 +431,10 @@ def _strip_name(raw: str) -> tuple[str, list[str], list[str]]:
     return text, operators, remarks
 
 
-def name_forms(raw: str, *, ocr: bool = False) -> list[tuple[Form, float]]:
-    """The forms of a name with their penalties; `ocr` adds readings of "é" (å, ä, ö or é itself)."""
+def name_forms(raw: str, *, ocr: bool = False, vocabulary: frozenset[str] = frozenset()
+               ) -> list[tuple[Form, float]]:
+    """The forms of a name with their penalties; `ocr` adds readings of "é" (å, ä, ö or é itself);
+    `vocabulary` (the register's words) rejoins a mention's words split by stray spaces."""
     text, operators, remarks = _strip_name(raw)
     texts: list[tuple[str, float]] = [(text, 0.0)]
     if remarks:
@@ -430,7 +443,7 @@ def name_forms(raw: str, *, ocr: bool = False) -> list[tuple[Form, float]]:
         texts = [(variant, p) for t, p in texts for variant in _e_readings(t)]
     out: dict[str, tuple[Form, float]] = {}
     for variant, penalty in texts:
-        form = _form(variant, operators)
+        form = _form(variant, operators, vocabulary)
         if form is not None and (form.key not in out or out[form.key][1] > penalty):
             out[form.key] = (form, penalty)
     return list(out.values())
@@ -447,6 +460,15 @@ def _ocr_similar(mention: str, unit: str) -> tuple[float, int]:
     the kind of error tells them apart: OCR confuses a few shapes, another name has any letter."""
     if mention == unit:
         return 100.0, 0
+    best = _read_back(mention, unit)
+    for many, one in OCR_GROUPS:  # "Kornpassen" is "Kompassen"
+        if many in mention and one in unit and many not in unit:
+            score, foreign = _ocr_similar(mention.replace(many, one), unit)
+            best = max(best, (score - OCR_LETTER_COST * mention.count(many), foreign), key=lambda r: r[0])
+    return best
+
+
+def _read_back(mention: str, unit: str) -> tuple[float, int]:
     letters = list(mention)
     read_back = foreign = 0
     for op in Levenshtein.editops(mention, unit):
@@ -518,7 +540,8 @@ def committee_compact(name: str) -> str:
 
 def committee_key(name: str) -> str:
     """ "Skärholmens stadsdelsnämnd", "SDN Skärholmen", "Stadsdelsnämnden i Skärholmen" -> "skarholmen"."""
-    words = [w for w in _committee_fold(name).split() if w not in COMMITTEE_NOISE]
+    words = [w for w in _committee_fold(name).split()
+             if w not in COMMITTEE_NOISE and not any(_same_word(w, noise) for noise in COMMITTEE_NOISE)]
     if words[:2] == ["stockholms", "stad"]:
         words = words[2:]
     words = [w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words]
@@ -539,7 +562,7 @@ class RegisterIndex:
 
     __slots__ = ("units", "groups", "keys", "owners", "boards", "board_keys", "unit_board", "admin_keys",
                  "email_boards", "domain_boards", "text_one", "text_many", "order_sensitive", "board_names",
-                 "board_compacts")
+                 "board_compacts", "vocabulary")
 
     def __init__(self, units: Sequence[Unit], aliases: Mapping[str, str]) -> None:
         self.units: tuple[Unit, ...] = tuple(units)
@@ -570,6 +593,8 @@ class RegisterIndex:
                 words = tuple(_fold_word(w) for w in TOKEN.findall(_repair(name)))
                 if words:
                     text_owners.setdefault(words, set()).update(members)
+        self.vocabulary = frozenset(word for forms, _ in self.groups for form, _ in forms
+                                    for word in form.plain.split() if len(word) >= 4)
         # Names as the text would write them: one word by the word, longer ones by their first two.
         self.text_one: dict[str, tuple[int, ...]] = {}
         self.text_many: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[int, ...]]]] = {}
@@ -615,7 +640,7 @@ class RegisterIndex:
         key, compact = committee_key(committee), committee_compact(committee)
         if not key:
             return None
-        scored = [(max(fuzz.ratio(key, board_key), fuzz.ratio(compact, board_compact)), index)
+        scored = [(max(fuzz.ratio(key, board_key), _ocr_similar(compact, board_compact)[0]), index)
                   for index, (board_key, board_compact) in enumerate(zip(self.board_keys, self.board_compacts,
                                                                          strict=True))]
         best = max((score for score, _ in scored), default=0.0)
@@ -795,7 +820,7 @@ def _read_mentions(index: RegisterIndex, mentions: Sequence[str], context: froze
     out: list[_Mention] = []
     seen: set[str] = set()
     for order, raw in enumerate(mentions):
-        forms = name_forms(raw, ocr=True)
+        forms = name_forms(raw, ocr=True, vocabulary=index.vocabulary)
         keys = frozenset(form.key for form, _ in forms)
         if not forms or not any(form.distinct for form, _ in forms) or index.is_committee_name(raw):
             continue  # only a kind of unit ("Förskolan"), or the committee itself ("AB Stockholmshem")
@@ -816,7 +841,7 @@ def _join(index: RegisterIndex, found: list[_Mention], context: frozenset[int] |
         following = found[position + 1] if position + 1 < len(found) else None
         if following is not None and max(mention.best, following.best) <= EXACT_SCORE - JOIN_GAIN:
             text = f"{mention.text} och {following.text}"
-            forms = name_forms(text, ocr=True)
+            forms = name_forms(text, ocr=True, vocabulary=index.vocabulary)
             scores = _score(index, forms, context, thresholds)
             best = max(scores.values(), default=0.0)
             if best >= thresholds.sure and best >= max(mention.best, following.best) + JOIN_GAIN:
@@ -850,7 +875,7 @@ def _extend(index: RegisterIndex, found: list[_Mention], words: _Text, context: 
                     or not words.joined(low, high):
                 continue
             text = words.slice(low, high)
-            forms = name_forms(text, ocr=True)
+            forms = name_forms(text, ocr=True, vocabulary=index.vocabulary)
             scores = _score(index, forms, context, thresholds)
             score = max(scores.values(), default=0.0)
             if score >= thresholds.sure and score >= best[0] + EXTEND_GAIN:
@@ -939,7 +964,7 @@ def _fallback(index: RegisterIndex, words: _Text, covered: set[int], claimed: se
     return out
 
 
-# --- the first matcher, exact only (the pipeline's until it calls match_document) ----------------------
+# --- the first matcher, exact only ----------------------------------------------------------------------
 
 
 @lru_cache(maxsize=NAME_CACHE)

@@ -160,9 +160,10 @@ def test_alias_added_by_a_coordinator_matches_next_time(bot: Bot, dovecot: Dovec
 
 def test_unsure_name_waits_for_a_coordinator_who_teaches_the_bot(bot: Bot, dovecot: Dovecot,
                                                                  smtp_server: SmtpTestServer) -> None:
-    """OCR turned "Drömmen" into "Dromrnen": too far to be sure, so a receipt and the review queue; the
-    coordinator accepts the match, the sender gets the confirmation, and the spelling matches next time."""
-    first = deliver(dovecot, protocol_mail(units=("Korttidshemmet Dromrnen", "Förstärkningsteamet")))
+    """ "Korttidshemmet Drömmen 2": a number the registered name lacks (a speck, or another unit?) is never
+    sure, so a receipt and the review queue; the coordinator accepts the match, the sender gets the
+    confirmation, and the spelling matches by itself next time."""
+    first = deliver(dovecot, protocol_mail(units=("Korttidshemmet Drömmen 2", "Förstärkningsteamet")))
     bot.run("poll", "--once")
     [receipt] = smtp_server.wait_for(1)
     assert "samordnare" in text_of(receipt.message)
@@ -173,18 +174,18 @@ def test_unsure_name_waits_for_a_coordinator_who_teaches_the_bot(bot: Bot, dovec
     assert entry["unsure_units"] == [unit_id]
     assert units["Korttidshemmet Drömmen"]["state"] == "needs_review"
     queue = bot.run("review", "list").stdout
-    assert first in queue and "Dromrnen" in queue
+    assert first in queue and "Drömmen 2" in queue
 
-    done = bot.run("review", "accept", first, unit_id, "Korttidshemmet Dromrnen").stdout
+    done = bot.run("review", "accept", first, unit_id, "Korttidshemmet Drömmen 2").stdout
     assert "confirmed" in done
     assert bot.run("review", "list").stdout.strip() == ""
     assert bot.units()["Korttidshemmet Drömmen"]["state"] == "confirmed"
     bot.run("poll", "--once")
     [_, answer] = smtp_server.wait_for(2)
     assert "Korttidshemmet Drömmen, tävlingsklass Socialtjänst" in text_of(answer.message)
-    assert "Korttidshemmet Dromrnen" in bot.run("units", "alias", "list").stdout
+    assert "Korttidshemmet Drömmen 2" in bot.run("units", "alias", "list").stdout
 
-    deliver(dovecot, protocol_mail(units=("Korttidshemmet Dromrnen",), subject="Nytt utdrag"))
+    deliver(dovecot, protocol_mail(units=("Korttidshemmet Drömmen 2",), subject="Nytt utdrag"))
     bot.run("poll", "--once")
     smtp_server.wait_for(3)
     assert bot.messages()[-1]["outcome"] == "confirmed"

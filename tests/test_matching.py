@@ -145,6 +145,8 @@ CASES = [
     ("ä read as i", ["Hemtjinsten Årsta"], EAV, None, ["ARS"], [], 0),
     ("lost letter", ["Skarpnäcks dagliga verksamet"], SKARPNACK, None, ["SDV"], [], 0),
     ("OCR'd committee", ["Forskolan Solrosen"], "Farsta stadsdelsn&mnd", None, ["SOL-F"], [], 0),
+    ("ö read as d in the committee", ["Dagverksamheten Träffen"], "Sddermalms stadsdelsnamnd", None, ["TRA"], [], 0),
+    ("m read as rn", ["Förskolan Karusellen Reirnersholme"], SODERMALM, None, ["KAR"], [], 0),
     # abbreviations
     ("fsk first", ["Fsk Sylvester"], BROMMA, None, ["SYL"], [], 0),
     ("fsk last", ["Sylvester fsk"], BROMMA, None, ["SYL"], [], 0),
@@ -159,6 +161,8 @@ CASES = [
     ("suspended hyphen", ["Sätra vård-\noch omsorgsboende"], SKARHOLMEN, None, ["SAT"], [], 0),
     ("team after a break", ["Resursenheten, KBT-\n\nteamet"], SKARPNACK, None, ["KBT"], [], 0),
     ("extra spaces", ["Enheten  för   hemlösa"], SOCIAL, None, ["HEM"], [], 0),
+    ("a compound split by a space", ["Relationsvårds teamet"], SPANGA, None, ["REL"], [], 0),
+    ("the kind split by a space", ["För skolan Sylvester"], BROMMA, None, ["SYL"], [], 0),
     # operators, operating forms and trailing classes
     ("operator in brackets", ["Sköndals vård- och omsorgsboende (Attendo)"], FARSTA, None, ["SKO"], [], 0),
     ("operator as a company", ["Sköndals vård- och omsorgsboende, Attendo Care AB"], FARSTA, None, ["SKO"], [], 0),
@@ -169,6 +173,7 @@ CASES = [
     ("class named", ["Förskolan Sylvester, tävlingsklass Förskoleverksamhet"], BROMMA, None, ["SYL"], [], 0),
     ("class in brackets", ["Relationsvårdsteamet (Socialtjänst)"], SPANGA, None, ["REL"], [], 0),
     ("OCR'd class word", ["Relationsvårdsteamet, tävlngsklass"], SPANGA, None, ["REL"], [], 0),
+    ("class word split", ["Relationsvårdsteamet, tav lingsklass Socialtjänst"], SPANGA, None, ["REL"], [], 0),
     ("class with a slash", ["Relationsvårdsteamet, klass: Soc/LSS"], SPANGA, None, ["REL"], [], 0),
     # word order
     ("genitive first", ["Solrosens förskola"], FARSTA, None, ["SOL-F"], [], 0),
@@ -201,12 +206,13 @@ CASES = [
     ("another committee's unit", ["Förskolan Sylvester"], FARSTA, None, [], ["SYL"], 0),
     ("a committee not in the register", ["Förskolan Sylvester"], "Norrmalms stadsdelsnämnd", None, [], ["SYL"], 0),
     # never confirmed: last year's units, near names, other numbers, unknown units
-    ("another enhet number", ["Hemtjänsten Tensta enhet 4"], SPANGA, None, [], ["TE2"], 0),
+    ("another enhet number", ["Hemtjänsten Tensta enhet 4"], SPANGA, None, [], [], 1),
+    ("enhet number left out", ["Hemtjänsten Tensta enhet"], SPANGA, None, [], ["TE2"], 0),
     ("the right enhet number", ["Hemtjänsten Tensta enhet 3"], SPANGA, None, ["TE3"], [], 0),
     ("a letter of another name", ["Enheten för ekonomiskt bistånt"], SPANGA, None, [], ["EKB"], 0),
-    ("last year's near name", ["Förskolan Solroson"], FARSTA, None, [], ["SOL-F"], 0),
+    ("last year's near name", ["Förskolan Solroson"], FARSTA, None, [], [], 1),
     ("swapped letters", ["Förskolan Sylvestre"], BROMMA, None, [], ["SYL"], 0),
-    ("a shorter name", ["Resursenheten"], SKARPNACK, None, [], ["KBT"], 0),
+    ("a shorter name", ["Resursenheten"], SKARPNACK, None, [], [], 1),
     ("unknown unit", ["Gläntans förskola"], FARSTA, None, [], [], 1),
     ("unknown and known", ["Tekniska nämndhuset", "Förskolan Sylvester"], BROMMA, None, ["SYL"], [], 1),
     # aliases a coordinator confirmed
@@ -219,12 +225,7 @@ CASES = [
 def test_match_document(why: str, mentions: list[str], committee: str | None, sender: str | None,
                         accepted: list[str], unsure: list[str], unknown: int) -> None:
     result = matched(mentions, committee, sender)
-    got_accepted, got_unsure, got_unknown = outcome(result)
-    assert got_accepted == accepted, result
-    assert sorted(got_unsure) == sorted(unsure) or (not unsure and not got_unsure), result
-    if unsure and unsure[0] in ("SOL-B", "ARK-K", "TE2"):  # a tie: either unit may be offered, never accepted
-        assert len(got_unsure) == 1, result
-    assert got_unknown == unknown, result
+    assert outcome(result) == (accepted, unsure, unknown), result  # a tie offers the smallest unit_id
 
 
 def test_ties_offer_one_candidate_of_the_same_name() -> None:

@@ -170,6 +170,8 @@ def _prepare(image: Image.Image) -> tuple[Image.Image, deskew.Layout]:
         size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
         image = image.resize(size, Image.Resampling.LANCZOS)
     if layout.angle:
+        # bilinear, not nearest (0.13 s against 0.03 s on an A4 page at 300 dpi): nearest
+        # neighbour's stair-stepped strokes cost small glyphs, "(Soc/LSS)" read as "SOcILSS"
         image = image.rotate(
             layout.angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=layout.paper
         )

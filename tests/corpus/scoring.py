@@ -40,7 +40,7 @@ DNR_LABEL = re.compile(r"^\s*(?:dnr|d\s*nr|diarienummer|diarienr)\s*[:.]?\s*", r
 _ratio: Callable[[str, str], float] | None
 try:
     from rapidfuzz.fuzz import ratio as _ratio
-except ImportError:  # rapidfuzz is in the test extra; without it only exact folded names count
+except ImportError:  # rapidfuzz is a dependency; kept optional here so the corpus runs anywhere
     _ratio = None
 
 
