@@ -42,6 +42,7 @@ class Evidence:
     unknown_mentions: tuple[str, ...] = ()  # unit names in the protokollsutdrag matching no registered unit
     late: bool = False
     follow_up: bool = False  # the mail joins a submission already open (a reply in its thread)
+    sender: str = ""  # the mail's from-address
     already_confirmed: frozenset[str] = frozenset()  # unit_ids confirmed by earlier mails
 
 
@@ -183,6 +184,29 @@ def unsure_matches(evidence: Evidence, draft: Draft) -> Decision | None:
     )
 
 
+def no_committee(evidence: Evidence, draft: Draft) -> Decision | None:
+    """Names matched, but neither the document nor the sender says which committee decided.
+
+    Two units of one name under two committees are told apart only by that (docs/MATCHING.md:
+    without it, an unregistered unit whose name another committee registered would be taken
+    for that one), so a coordinator looks before anything is confirmed."""
+    document = draft.document
+    if not evidence.matches or draft.missing or document is None or document.committee:
+        return None
+    contacts = {u.contact_email.lower() for u in evidence.register
+                if u.contact_email and u.unit_id in {m.unit_id for m in evidence.matches}}
+    if evidence.sender and evidence.sender.lower() in contacts:
+        return None
+    return Decision(
+        Outcome.NEEDS_REVIEW,
+        units=unique(m.unit_id for m in evidence.matches),
+        reasons=("Protokollsutdraget anger ingen nämnd eller styrelse och avsändaren är ingen registrerad "
+                 "kontakt; en samordnare kontrollerar att enheterna är rätt.",),
+        document=document,
+        unit_state=UnitState.NEEDS_REVIEW,
+    )
+
+
 def unknown_units(evidence: Evidence, draft: Draft) -> Decision | None:
     for mention in evidence.unknown_mentions:
         draft.add(Missing.UNKNOWN_UNIT,
@@ -232,6 +256,7 @@ RULES: tuple[Rule, ...] = (
     no_protocol,
     document_faults,
     unsure_matches,
+    no_committee,
     unknown_units,
     no_units,
     registered_missing,

@@ -20,7 +20,8 @@ from intake.domain import (
 
 BOARD = "Socialnämnden"
 REGISTER = (
-    Unit("S1", 2017, "Korttidshemmet Drömmen", "Socialtjänst", "Socialförvaltningen", BOARD),
+    Unit("S1", 2017, "Korttidshemmet Drömmen", "Socialtjänst", "Socialförvaltningen", BOARD,
+         contact_email="registrator@stockholm.se"),
     Unit("S2", 2017, "Förstärkningsteamet", "Socialtjänst", "Socialförvaltningen", BOARD),
     Unit("B1", 2017, "Enheten för arbete och försörjning", "Socialtjänst", "Bromma SDF", "Bromma stadsdelsnämnd"),
 )
@@ -77,6 +78,11 @@ GOOD = Evidence(2017, REGISTER, candidates=1, documents=(DOC,), understandings=(
          UnitState.CONFIRMED),
         (replace(GOOD, candidates=0, documents=(), understandings=(), matches=(), follow_up=True),
          Outcome.NEEDS_REVIEW, (), None),
+        # No committee in the document and a sender we don't know: a coordinator checks the units.
+        (replace(GOOD, understandings=(replace(PROTOCOL, committee=None),)), Outcome.NEEDS_REVIEW, (),
+         UnitState.NEEDS_REVIEW),
+        (replace(GOOD, understandings=(replace(PROTOCOL, committee=None),), sender="Registrator@stockholm.se"),
+         Outcome.CONFIRMED, (), UnitState.CONFIRMED),
         # A well-read protokollsutdrag decides even beside a poorly read photo.
         (replace(GOOD, understandings=(PROTOCOL, replace(PROTOCOL, filename="foto.jpg", low_confidence=True))),
          Outcome.CONFIRMED, (), UnitState.CONFIRMED),

@@ -220,7 +220,7 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
         understandings=analysis.understandings, matches=tuple(accepted.values()),
         unsure=tuple(m for unit_id, m in unsure.items() if unit_id not in accepted),
         unknown_mentions=tuple(dict.fromkeys(unknown)),
-        late=_is_late(ctx, message.received_at), follow_up=follow_up,
+        late=_is_late(ctx, message.received_at), follow_up=follow_up, sender=message.from_addr,
         already_confirmed=confirmed - {m.unit_id for m in accepted.values()},
     )
 
