@@ -21,7 +21,6 @@ from intake.domain import (
     UnitState,
     unique,
 )
-from intake.text import fold
 
 # Codes that make the document itself unusable as a decision on participation.
 DOCUMENT_FAULTS = frozenset({Missing.NO_DECISION, Missing.NOT_ADJUSTED, Missing.WRONG_YEAR})
@@ -43,6 +42,7 @@ class Evidence:
     late: bool = False
     follow_up: bool = False  # the mail joins a submission already open (a reply in its thread)
     sender: str = ""  # the mail's from-address
+    deciding_boards: frozenset[str] = frozenset()  # register boards the protokollsutdrag names as deciding
     already_confirmed: frozenset[str] = frozenset()  # unit_ids confirmed by earlier mails
 
 
@@ -227,15 +227,12 @@ def no_units(evidence: Evidence, draft: Draft) -> Decision | None:
 def registered_missing(evidence: Evidence, draft: Draft) -> Decision | None:
     """Units registered under the deciding committee that the protokollsutdrag does not name.
 
-    The deciding committee is the one the document names, else the board of the units it
-    names. Units confirmed by earlier mails (another extract, an earlier mail of the same
-    case) are not missing."""
+    The deciding committee is the one the document names (as the matcher recognised it
+    among the register's boards: `deciding_boards`) and the board of the units it names.
+    Units confirmed by earlier mails (another extract, an earlier mail of the same case) are
+    not missing."""
     matched = {m.unit_id for m in evidence.matches}
-    document = draft.document
-    committee = body_key(document.committee) if document is not None and document.committee else None
-    boards = {u.board for u in evidence.register if u.unit_id in matched}
-    if committee is not None:
-        boards |= {u.board for u in evidence.register if body_key(u.board) == committee}
+    boards = {u.board for u in evidence.register if u.unit_id in matched} | evidence.deciding_boards
     done = matched | evidence.already_confirmed
     for unit in evidence.register:
         if unit.board in boards and unit.unit_id not in done:
@@ -261,23 +258,6 @@ RULES: tuple[Rule, ...] = (
     no_units,
     registered_missing,
 )
-
-# "Skärholmens stadsdelsnämnd", "SDN Skärholmen", "Stadsdelsnämnden i Skärholmen": one body.
-BODY_WORDS = {"sdn": "stadsdelsnamnd", "stadsdelsnamnden": "stadsdelsnamnd", "namnden": "namnd",
-              "styrelsen": "styrelse", "i": "", "ab": "", "aktiebolag": ""}
-
-
-def body_key(name: str) -> str:
-    """A committee's or board's name reduced so that its usual written forms compare equal."""
-    words = fold(name).replace("-", " ").replace(",", " ").split()
-    keys = []
-    for word in words:
-        word = BODY_WORDS.get(word, word)
-        if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]  # the genitive: "Skärholmens stadsdelsnämnd"
-        if word:
-            keys.append(word)
-    return " ".join(sorted(keys))
 
 
 def decide(evidence: Evidence) -> Decision:

@@ -30,6 +30,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
+from intake import vocabulary
 from intake.domain import Unit, UnitMatch
 from intake.text import HYPHEN_BREAK, fold, strip_diacritics
 
@@ -67,6 +68,7 @@ class Matching:
     accepted: tuple[UnitMatch, ...]  # one-to-one, score >= SURE, in document order
     unsure: tuple[UnitMatch, ...]  # best candidate for a mention in the grey zone (not assigned elsewhere)
     unknown: tuple[str, ...]  # mentions with no candidate >= GREY
+    committee_boards: frozenset[str] = frozenset()  # the register's boards the document's committee names
 
 
 # --- word lists (folded: lower case, no diacritics) ------------------------------------------
@@ -107,17 +109,9 @@ GENERIC = frozenset({
     "enheten", "enhet", "enheterna", "for", "och", "samt", "i", "inom", "av", "pa", "med", "till",
     "avdelningen", "avdelning", "verksamheten", "verksamhet", "vard", "omsorgsboende", "daglig",
 } | {word for words, _ in TYPE_PHRASES for word in words} | {w for base in TYPE_BASES for w in base.split()})
-# Words that end a unit's name (a copy of intake.understanding.unit_words.UNIT_SUFFIXES, which
-# this pure stage may not import): a name without one is not left alone when its operator goes.
-UNIT_SUFFIXES = (
-    "enheten", "enhet", "teamet", "team", "gruppen", "grupp", "hemmet", "hem", "boendet", "boende",
-    "skolan", "skola", "skolor", "forskolor", "jouren", "centrum", "center", "centret", "mottagningen",
-    "verksamheten", "verksamhet", "omradet", "omrade", "servicehus", "servicehuset", "garden", "stugan",
-    "hemtjansten", "hemtjanst", "avdelningen", "sektionen", "gymnasiet", "gymnasium", "biblioteket",
-    "bostader", "bostad", "gruppbostaden", "traffpunkt", "traffpunkten", "kontoret", "avdelning",
-    "service", "tjansten", "tjanst", "support", "ombudsman", "ombudsmannen", "badet", "torg", "torget",
-    "stod", "stodet", "behandlarna", "jour", "kansliet", "staben", "enheterna", "centralen", "byran",
-)
+# Words that end a unit's name: a name without one is not left alone when its operator goes
+# ("byrån" too here: "Familjerättsbyrån").
+UNIT_SUFFIXES = (*vocabulary.UNIT_SUFFIXES, "byran")
 # Private operators (guide §4) as a name says them; several words become one token first.
 OPERATOR_PHRASES: dict[tuple[str, ...], str] = {
     ("attendo", "care"): "attendo", ("forenade", "care"): "forenadecare", ("carema", "care"): "carema",
@@ -769,15 +763,10 @@ def _score(index: RegisterIndex, forms: list[tuple[Form, float]], context: froze
     return scores
 
 
-def _context(index: RegisterIndex, committee: str | None, sender: str | None) -> frozenset[int] | None:
-    """Boards the document's committee or the sender's address point to; None when neither tells."""
-    found: set[int] = set()
-    told = False
-    if committee and committee.strip():
-        boards = index.committee_boards(committee)
-        if boards is not None:
-            found |= boards
-            told = True
+def _context(index: RegisterIndex, named: frozenset[int] | None, sender: str | None) -> frozenset[int] | None:
+    """Boards the document's committee (`named`) or the sender's address point to; None when neither tells."""
+    found: set[int] = set(named or ())
+    told = named is not None
     if sender and sender.strip():
         boards = index.sender_boards(sender)
         if boards is not None:
@@ -797,7 +786,8 @@ def match_document(index: RegisterIndex, mentions: Sequence[str], text: str, *, 
 def match_with(index: RegisterIndex, mentions: Sequence[str], text: str, *, committee: str | None = None,
                sender: str | None = None, filename: str = "", thresholds: Thresholds = DEFAULT) -> Matching:
     """`match_document` with other thresholds: the benchmark sweeps them."""
-    context = _context(index, committee, sender)
+    named = index.committee_boards(committee) if committee and committee.strip() else None
+    context = _context(index, named, sender)
     words = _Text(text)
     found = _read_mentions(index, mentions, context, thresholds)
     found = _join(index, found, context, thresholds)
@@ -812,7 +802,8 @@ def match_with(index: RegisterIndex, mentions: Sequence[str], text: str, *, comm
         (accepted if match.score >= thresholds.sure else unsure).append(((position, len(found)), match))
     accepted.sort(key=lambda pair: pair[0])
     unsure.sort(key=lambda pair: pair[0])
-    return Matching(tuple(m for _, m in accepted), tuple(m for _, m in unsure), tuple(unknown))
+    return Matching(tuple(m for _, m in accepted), tuple(m for _, m in unsure), tuple(unknown),
+                    frozenset(index.boards[board] for board in named or ()))
 
 
 def _read_mentions(index: RegisterIndex, mentions: Sequence[str], context: frozenset[int] | None,

@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
 
 from intake.storage.database import make_engine
 from intake.storage.models import Base
+from tests.bot import Bot
+
+if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must come first (assertion rewriting)
+    from tests.dovecot import Dovecot
+    from tests.smtpserver import SmtpTestServer
 
 pytest_plugins = ["tests.dovecot", "tests.smtpserver"]
 TEST_DATABASE_VARIABLE = "INTAKE_TEST_DATABASE_URL"
@@ -29,3 +35,11 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     yield url
+
+
+@pytest.fixture
+def bot(tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str) -> Bot:
+    """The `intake` command against this test's Dovecot and SMTP server, the sample register imported."""
+    bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, database_url)
+    bot.import_register()
+    return bot

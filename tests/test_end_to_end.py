@@ -21,13 +21,6 @@ from tests.smtpserver import SmtpTestServer
 REPLY_WAIT = 20.0
 
 
-@pytest.fixture
-def bot(tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str) -> Bot:
-    bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, database_url)
-    bot.import_register()
-    return bot
-
-
 def body_text(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None

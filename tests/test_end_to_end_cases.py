@@ -8,19 +8,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-
 from intake.samples import SampleMail, mail, pdf_from_text, protocol_text
 from tests.bot import JUNE_19, REGISTER_CSV, SENDER, Bot, protocol_mail
 from tests.dovecot import Dovecot
 from tests.smtpserver import SmtpTestServer
-
-
-@pytest.fixture
-def bot(tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str) -> Bot:
-    bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, database_url)
-    bot.import_register()
-    return bot
 
 
 def text_of(message: EmailMessage) -> str:

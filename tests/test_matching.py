@@ -22,6 +22,7 @@ from intake.matching import (
     SURE,
     Matching,
     build_index,
+    committee_key,
     match_document,
     match_units,
 )
@@ -369,3 +370,26 @@ def test_another_letter_in_the_name_is_never_confirmed_as_another_unit(name: str
     result = match_document(SIMILAR_INDEX, [written], "", committee=SIMILAR_BOARD)
     accepted = [m.unit_id for m in result.accepted]
     assert accepted in ([], [f"S{SIMILAR.index(name):02d}"]), (written, result)
+
+
+@pytest.mark.parametrize(
+    ("written", "registered"),
+    [
+        ("Skärholmens stadsdelsnämnd", "Skärholmens stadsdelsnämnd"),
+        ("SDN Skärholmen", "Skärholmens stadsdelsnämnd"),
+        ("Stadsdelsnämnden i Skärholmen", "Skärholmens stadsdelsnämnd"),
+        ("SKÄRHOLMENS STADSDELSNÄMND", "Skärholmens stadsdelsnämnd"),
+        ("Stockholms Hamn AB", "Stockholms Hamn"),
+    ],
+)
+def test_committee_forms_compare_equal(written: str, registered: str) -> None:
+    assert committee_key(written) == committee_key(registered)
+    assert committee_key(written) != committee_key("Skarpnäcks stadsdelsnämnd")
+
+
+def test_the_committee_a_document_names_is_reported_as_register_boards() -> None:
+    units = [Unit("A", 2017, "Förskolan Solen", "Förskola", "Skärholmens SDF", "Skärholmens stadsdelsnämnd"),
+             Unit("B", 2017, "Förskolan Månen", "Förskola", "Farsta SDF", "Farsta stadsdelsnämnd")]
+    found = match_document(build_index(units), ["Förskolan Solen"], "", committee="SDN Skärholmen")
+    assert found.committee_boards == frozenset({"Skärholmens stadsdelsnämnd"})
+    assert match_document(build_index(units), ["Förskolan Solen"], "").committee_boards == frozenset()

@@ -201,6 +201,7 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
     accepted: dict[str, UnitMatch] = {}
     unsure: dict[str, UnitMatch] = {}
     unknown: list[str] = []
+    deciding: set[str] = set()
     for understanding in analysis.understandings:
         if understanding.doc_type is not DocType.PROTOCOL:
             continue
@@ -212,6 +213,7 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
         for match in found.unsure:
             unsure.setdefault(match.unit_id, match)
         unknown.extend(found.unknown)
+        deciding |= found.committee_boards
     with session.no_autoflush:
         confirmed = store.confirmed_unit_ids(session, ctx.settings.award.year)
     return Evidence(
@@ -221,6 +223,7 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
         unsure=tuple(m for unit_id, m in unsure.items() if unit_id not in accepted),
         unknown_mentions=tuple(dict.fromkeys(unknown)),
         late=_is_late(ctx, message.received_at), follow_up=follow_up, sender=message.from_addr,
+        deciding_boards=frozenset(deciding),
         already_confirmed=confirmed - {m.unit_id for m in accepted.values()},
     )
 

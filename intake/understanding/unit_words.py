@@ -8,18 +8,12 @@ data: extend them when a real document shows a new form (guide §4).
 
 from __future__ import annotations
 
+from intake import vocabulary
+
 # A word ending like this names a unit by itself ("Förstärkningsteamet", "Korttidshemmet",
 # "Socialjouren", "Kundcenter", "Förvaltningsområde"). Only such a word may open a name
 # at the start of a sentence, where every word is capitalised.
-UNIT_SUFFIXES = (
-    "enheten", "enhet", "teamet", "team", "gruppen", "grupp", "hemmet", "hem", "boendet", "boende",
-    "skolan", "skola", "skolor", "forskolor", "jouren", "centrum", "center", "centret", "mottagningen",
-    "verksamheten", "verksamhet", "omradet", "omrade", "servicehus", "servicehuset", "garden", "stugan",
-    "hemtjansten", "hemtjanst", "avdelningen", "sektionen", "gymnasiet", "gymnasium", "biblioteket",
-    "bostader", "bostad", "gruppbostaden", "traffpunkt", "traffpunkten", "kontoret", "avdelning",
-    "service", "tjansten", "tjanst", "support", "ombudsman", "ombudsmannen", "badet", "torg", "torget",
-    "stod", "stodet", "behandlarna", "jour", "kansliet", "staben", "enheterna", "centralen",
-)
+UNIT_SUFFIXES = vocabulary.UNIT_SUFFIXES
 # Lower-case words that continue a name: "Hemtjänsten Årsta enhet 2",
 # "Attendo Bandhagens vård- och omsorgsboende", "Skarpnäcks dagliga verksamhet".
 UNIT_TYPE_WORDS = frozenset({
