@@ -91,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     accept.add_argument("mention", metavar="NAME_AS_WRITTEN")
     accept.add_argument("--no-reply", action="store_true", help="settle the mail, do not answer the sender")
 
+    users = commands.add_parser("users", help="coordinator accounts for the web desk").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    user_add = users.add_parser("add", parents=[common],
+                                help="add a coordinator, or set a new password for one")
+    user_add.add_argument("username")
+    user_add.add_argument("--name", default="", help="the coordinator's full name")
+    user_add.add_argument("--password-stdin", action="store_true",
+                          help="read the password from standard input instead of asking")
+    user_add.add_argument("--sso", action="store_true",
+                          help="no password: the account signs in only through the proxy's header")
+    users.add_parser("list", parents=[common], help="every coordinator account")
+    web = commands.add_parser("web", parents=[common], help="the coordinators' web desk")
+    web.add_argument("--host", help="address to listen on (default: web.host)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port)")
     demo = commands.add_parser("demo", parents=[common],
                                help="the whole bot on the embedded default with sample data")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo keeps its data")
@@ -267,6 +281,48 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    from intake.web.accounts import AccountError, add_user
+
+    ctx = make_context(load_settings(args))
+    if args.users_command == "list":
+        with ctx.sessions.begin() as session:
+            for user in store.users(session):
+                state = "aktiv" if user.active else "avstängd"
+                last = user.last_login_at.isoformat() if user.last_login_at else "-"
+                print("\t".join((user.username, user.display_name, state, last)))
+        return 0
+    password = None if args.sso else _new_password(args.password_stdin)
+    try:
+        with ctx.sessions.begin() as session:
+            user = add_user(session, args.username, password, f"cli:{_user()}", args.name)
+            print(f"{user.username}: kontot är sparat")
+    except AccountError as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Lösenord: ")
+    if getpass.getpass("Samma lösenord igen: ") != first:
+        raise ConfigError("lösenorden var inte lika; inget sparades")
+    return first
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from intake.web import create_app, serve
+
+    settings = load_settings(args)
+    app = create_app(make_context(settings))
+    serve(app, args.host or settings.web.host, args.port or settings.web.port)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
@@ -297,6 +353,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "messages": cmd_messages,
     "reprocess": cmd_reprocess,
     "review": cmd_review,
+    "users": cmd_users,
+    "web": cmd_web,
     "demo": cmd_demo,
 }
 

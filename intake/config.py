@@ -86,6 +86,10 @@ class DatabaseSettings:
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    secret_key: str = ""  # signs session cookies; empty: a random key kept in the database
+    session_minutes: int = 30  # a coordinator idle this long is signed out
+    trusted_user_header: str = ""  # reverse-proxy single sign-on: the header naming the user
+    reminder_days: int = 0  # automatic reminder this many days before the deadline; 0: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +226,14 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
     },
     "processing": {"workers": ("workers", _workers, 0)},
     "database": {"url": ("url", _url, "sqlite:///var/intake.db")},
-    "web": {"host": ("host", _text, "127.0.0.1"), "port": ("port", _port, 8080)},
+    "web": {
+        "host": ("host", _text, "127.0.0.1"),
+        "port": ("port", _port, 8080),
+        "secret_key": ("secret_key", _text, ""),
+        "session_minutes": ("session_minutes", _positive, 30),
+        "trusted_user_header": ("trusted_user_header", _text, ""),
+        "reminder_days": ("reminder_days", _integer, 0),
+    },
 }
 
 SECTION_TYPES = {

@@ -82,15 +82,8 @@ def run_demo(
     source = MaildirSource(maildir, poll_interval=settings.imap.poll_interval)
 
     if first_time:
-        report = import_register(ctx, "register.csv", register_csv(), actor="demo")
+        report = load_samples(ctx, maildir)
         print(f"Registret för 2017: {import_summary(report)}")
-        for sample in demo_mails():
-            key = deliver(maildir, sample.raw)
-            stamp = sample.received_at.timestamp()
-            for sub in ("new", "cur"):
-                path = maildir / sub / key
-                if path.exists():
-                    os.utime(path, (stamp, stamp))
 
     daemon = Daemon(ctx, source, _file_mailer(settings), wait_seconds=settings.imap.poll_interval)
     daemon.run_once()
@@ -103,6 +96,19 @@ def run_demo(
     daemon.install_signal_handlers()
     daemon.run()
     return 0
+
+
+def load_samples(ctx: Context, maildir: Path) -> ImportReport:
+    """The sample register imported, the sample season's mails in the Maildir as they arrived."""
+    report = import_register(ctx, "register.csv", register_csv(), actor="demo")
+    for sample in demo_mails():
+        key = deliver(maildir, sample.raw)
+        stamp = sample.received_at.timestamp()
+        for sub in ("new", "cur"):
+            path = maildir / sub / key
+            if path.exists():
+                os.utime(path, (stamp, stamp))
+    return report
 
 
 def _file_mailer(settings: Settings) -> Callable[[], AbstractContextManager[Mailer | None]]:

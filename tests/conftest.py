@@ -15,6 +15,7 @@ from intake.storage.models import Base
 from tests.bot import Bot
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must come first (assertion rewriting)
+    from tests.desk import Desk
     from tests.dovecot import Dovecot
     from tests.smtpserver import SmtpTestServer
 
@@ -43,3 +44,11 @@ def bot(tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_
     bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, database_url)
     bot.import_register()
     return bot
+
+
+@pytest.fixture
+def desk(tmp_path: Path, database_url: str) -> Desk:
+    """The web desk on the demo's season (register, mails processed), one coordinator account."""
+    from tests.desk import make_desk
+
+    return make_desk(tmp_path, database_url)

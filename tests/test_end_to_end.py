@@ -268,4 +268,4 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "bekräftat" in done.stdout and "ignorerat" in done.stdout
     replies = list((tmp_path / "demo" / "outbox").glob("*.eml"))
-    assert len(replies) == 7  # eight sample mails, one of them an out-of-office
+    assert len(replies) == 8  # nine sample mails, one of them an out-of-office

@@ -162,6 +162,10 @@ def demo_mails() -> list[SampleMail]:
     solrosen = protocol_text(
         "Enskede-Årsta-Vantörs stadsdelsnämnd", date(2017, 6, 29), 22,
         [("Förskolan Solrosen", "Förskola")], 2017)
+    # an abbreviation the matcher is not sure of: the review queue's example
+    bromma = protocol_text(
+        "Bromma stadsdelsnämnd", date(2017, 6, 14), 7,
+        [("Enh. för arbete o försörjn.", "Socialtjänst")], 2017)
     greeting = "Hej!\n\nBifogar protokollsutdrag enligt anvisningarna.\n\nMed vänlig hälsning\n"
     return [
         mail("Lena Murray <lena.murray@stockholm.se>", "Protokollsutdrag Socialnämnden § 9",
@@ -180,6 +184,10 @@ def demo_mails() -> list[SampleMail]:
              "Hej!\nSe bifogad fil.\n/Magnus", _at(23, 8),
              [("Anmälan.pdf", pdf_from_text(seed_text("002")), "application/pdf")],
              note="OCR-skadat tjänsteutlåtande (seed 002)"),
+        mail("Sara Lind <sara.lind@stockholm.se>", "Protokollsutdrag Bromma SDN § 7",
+             greeting + "Sara Lind, Bromma stadsdelsförvaltning", _at(23, 15),
+             [("Protokollsutdrag Bromma § 7.pdf", pdf_from_text(bromma), "application/pdf")],
+             note="förkortat enhetsnamn som en samordnare får bekräfta"),
         mail("Lena Thorson <lena.thorson@stockholm.se>", "Protokoll Skarpnäck",
              greeting + "Lena Thorson", _at(26, 11),
              [("Protokollsutdrag Skarpnäck.pdf", pdf_from_text(skarpnack), "application/pdf")],

@@ -211,6 +211,9 @@ class MatchRow(Base):
 class ReplyRow(Base):
     """The outbox. A reply is written in the same transaction as the decision.
 
+    kind: auto (the bot's answer), repeat (a coordinator's action), manual (written by a
+    coordinator in the browser), reminder (to a committee still missing; no message_pk).
+
     status: queued -> sending -> sent; queued -> held (reply budget);
     sending -> uncertain (crash while sending: never resent automatically);
     queued -> failed (permanent error or attempts exhausted)."""
@@ -218,7 +221,7 @@ class ReplyRow(Base):
     __tablename__ = "replies"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="auto")
     message_id: Mapped[str] = mapped_column(String(998), unique=True)
     sender: Mapped[str] = mapped_column(String(320))
@@ -232,7 +235,7 @@ class ReplyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    message: Mapped[MessageRow] = relationship(back_populates="replies")
+    message: Mapped[MessageRow | None] = relationship(back_populates="replies")
 
 
 class ReviewItemRow(Base):
@@ -245,6 +248,8 @@ class ReviewItemRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(200))
+    # how a coordinator closed it: accepted, other_unit, not_protocol, unit_added, dismissed, replied
+    resolution: Mapped[str | None] = mapped_column(String(32))
 
     message: Mapped[MessageRow] = relationship()
 
@@ -259,3 +264,27 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class UserRow(Base):
+    """A coordinator who signs in to the web desk. The password is kept only as an Argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(300), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SettingRow(Base):
+    """State the application keeps for itself: the web session key, the last automatic reminder."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

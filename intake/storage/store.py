@@ -17,9 +17,11 @@ from intake.storage.models import (
     MessageRow,
     ReplyRow,
     ReviewItemRow,
+    SettingRow,
     SightingRow,
     SubmissionRow,
     UnitRow,
+    UserRow,
 )
 
 UNIT_FIELDS = (
@@ -343,3 +345,51 @@ def interrupted_sends(session: Session) -> Sequence[ReplyRow]:
 def backoff(attempts: int, base_seconds: int) -> timedelta:
     """Exponential backoff, capped at six hours."""
     return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+# --- coordinators and application settings ------------------------------------------------
+
+
+def user_by_name(session: Session, username: str) -> UserRow | None:
+    return session.scalars(select(UserRow).where(UserRow.username == username.strip().lower())).first()
+
+
+def users(session: Session) -> Sequence[UserRow]:
+    return session.scalars(select(UserRow).order_by(UserRow.username)).all()
+
+
+def save_user(session: Session, username: str, display_name: str, password_hash: str, actor: str) -> UserRow:
+    """Add a coordinator, or set a new password (and name) for one that exists."""
+    name = username.strip().lower()
+    row = user_by_name(session, name)
+    if row is None:
+        row = UserRow(username=name, display_name=display_name, password_hash=password_hash)
+        session.add(row)
+        audit(session, actor, "user_add", f"user:{name}")
+    else:
+        row.password_hash, row.active = password_hash, True
+        if display_name:
+            row.display_name = display_name
+        audit(session, actor, "user_password", f"user:{name}")
+    session.flush()
+    return row
+
+
+def setting(session: Session, key: str) -> str | None:
+    row = session.get(SettingRow, key)
+    return None if row is None else row.value
+
+
+def set_setting(session: Session, key: str, value: str) -> None:
+    row = session.get(SettingRow, key)
+    if row is None:
+        session.add(SettingRow(key=key, value=value))
+    else:
+        row.value = value
+    session.flush()
+
+
+def audit_count(session: Session, action: str, subject: str, since: datetime) -> int:
+    """How many times `action` on `subject` was logged since `since` (e.g. failed sign-ins)."""
+    return session.scalar(select(func.count(AuditRow.id)).where(
+        AuditRow.action == action, AuditRow.subject == subject, AuditRow.at >= since)) or 0
