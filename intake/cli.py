@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo keeps its data")
     demo.add_argument("--fresh", action="store_true", help="start the demo from scratch")
     demo.add_argument("--once", action="store_true", help="process the sample mails and exit")
+    demo.add_argument("--port", type=int, default=8080, help="the web desk's port on 127.0.0.1")
     return parser
 
 
@@ -326,7 +327,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
-    return run_demo(args.dir, fresh=args.fresh, once=args.once, make_context=make_context,
+    return run_demo(args.dir, fresh=args.fresh, once=args.once, port=args.port, make_context=make_context,
                     import_summary=import_summary)
 
 

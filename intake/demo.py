@@ -1,17 +1,20 @@
 """`intake demo`: the whole bot on its embedded default (local Maildir, SQLite, replies as files).
 
 It imports a sample register, drops the sample season's mails into a Maildir,
-processes them end to end, prints what happened and then keeps watching the
-Maildir, so a new user sees the product with one command.
+processes them end to end, prints what happened, then keeps watching the Maildir
+and serves the coordinators' web desk on http://127.0.0.1:8080 with a printed demo
+login, so a new user sees the whole product with one command.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from intake.config import Settings, parse_settings
 from intake.daemon import Daemon
@@ -20,7 +23,10 @@ from intake.mailbox.maildir import MaildirSource, deliver
 from intake.outbox.files import FileMailer
 from intake.pipeline import Context, import_register
 from intake.samples import demo_mails, register_csv
+from intake.storage import store
 from intake.storage.reports import messages_report, status_report
+from intake.web import create_app
+from intake.web.accounts import add_user
 
 DEMO_CONFIG = """
 [award]
@@ -45,7 +51,13 @@ url = "sqlite:///{dir}/intake.db"
 
 [imap]
 poll_interval = 2
+
+[web]
+host = "127.0.0.1"
+port = {port}
 """
+DEMO_USER = "demo"
+DEMO_PASSWORD = "kvalitet-demo"  # printed at start; the demo listens on the loopback address only
 
 OUTCOME_WORDS = {
     "confirmed": "bekräftat",
@@ -61,8 +73,8 @@ STATE_WORDS = {
 }
 
 
-def demo_settings(directory: Path) -> Settings:
-    return parse_settings(DEMO_CONFIG.format(dir=directory.resolve().as_posix()), {})
+def demo_settings(directory: Path, port: int = 8080) -> Settings:
+    return parse_settings(DEMO_CONFIG.format(dir=directory.resolve().as_posix(), port=port), {})
 
 
 def run_demo(
@@ -70,13 +82,14 @@ def run_demo(
     *,
     fresh: bool,
     once: bool,
+    port: int = 8080,
     make_context: Callable[[Settings], Context],
     import_summary: Callable[[ImportReport], str],
 ) -> int:
     if fresh and directory.exists():
         shutil.rmtree(directory)
     first_time = not (directory / "intake.db").exists()
-    settings = demo_settings(directory)
+    settings = demo_settings(directory, port)
     ctx = make_context(settings)
     maildir = Path(settings.source.maildir)
     source = MaildirSource(maildir, poll_interval=settings.imap.poll_interval)
@@ -91,11 +104,30 @@ def run_demo(
     if once:
         source.close()
         return 0
-    print(f"\nBoten bevakar nu {maildir}/new: lägg dit ett mejl (.eml) så besvaras det.")
-    print("Avsluta med Ctrl-C.")
+    server = _start_web(ctx, settings)
+    print(f"\nSamordnarnas sidor: http://{settings.web.host}:{settings.web.port}/"
+          f"  (logga in som {DEMO_USER}, lösenord {DEMO_PASSWORD})")
+    print(f"Boten bevakar nu {maildir}/new: lägg dit ett mejl (.eml) så besvaras det.")
+    print("Avsluta med Ctrl-C.", flush=True)
     daemon.install_signal_handlers()
-    daemon.run()
+    try:
+        daemon.run()
+    finally:
+        server.close()
     return 0
+
+
+def _start_web(ctx: Context, settings: Settings) -> Any:
+    """The web desk in a background thread (waitress), with the demo's coordinator account."""
+    from waitress.server import create_server
+
+    with ctx.sessions.begin() as session:
+        if store.user_by_name(session, DEMO_USER) is None:
+            add_user(session, DEMO_USER, DEMO_PASSWORD, "demo", "Demoanvändare")
+    server = create_server(create_app(ctx), host=settings.web.host, port=settings.web.port,
+                           threads=4, ident="intake")
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    return server
 
 
 def load_samples(ctx: Context, maildir: Path) -> ImportReport:
