@@ -180,9 +180,14 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
     line = 0
     try:
         for line, cells in enumerate(reader, start=1):
-            yield line, cells
+            yield line, [_unguarded(cell) for cell in cells]
     except csv.Error as exc:
         raise RegisterFileError(f"CSV-filen kan inte läsas efter rad {line}: {exc}") from exc
+
+
+def _unguarded(cell: str) -> str:
+    """A cell without the apostrophe an export puts before =, +, - or @ so Excel shows it as text."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 def _parse_workbook(data: bytes) -> RegisterParse:

@@ -300,6 +300,22 @@ def test_skewed_photo_is_levelled() -> None:
     assert_reads_all(document)
 
 
+def test_content_box_keeps_faint_marks_far_from_the_text_and_crops_only_white_margins() -> None:
+    page = Image.new("L", (2480, 3508), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(FONT, 40)
+    draw.text((400, 800), "Förskolan Solrosen", font=font, fill=0)
+    draw.text((1900, 3200), "Justerat", font=font, fill=205)  # a faint stamp near a corner
+    left, upper, right, lower = deskew.measure(page).content or (0, 0, *page.size)
+    assert left <= 400 and upper <= 800
+    assert right >= 1900 + font.getlength("Justerat") and lower >= 3240
+    assert (right - left) * (lower - upper) < page.width * page.height * 0.8
+    assert deskew.measure(Image.new("L", (800, 1000), 250)).content is None  # blank: nothing to keep
+    draw.text((1900, 3200), "Justerat", font=font, fill=140)  # one tesseract reads (205 it never does)
+    document = read_document(attachment(encode(page, "PNG"), "skanning.png"))
+    assert reads(document.text, "Förskolan Solrosen") and reads(document.text, "Justerat")
+
+
 def test_two_page_tiff_gives_two_pages() -> None:
     first, second = scan(("Sida ett", "Förskolan Solrosen")), scan(("Sida två", "Sammanträdesdatum 2024-03-14"))
     data = encode(first, "TIFF", save_all=True, append_images=[second], compression="tiff_lzw")

@@ -160,6 +160,8 @@ def _prepare(image: Image.Image) -> tuple[Image.Image, deskew.Layout]:
         image = perspective.flatten(image, sheet, fill=255)
     image = perspective.even_light(image)
     layout = deskew.measure(image)
+    if layout.content is not None:
+        image = image.crop(layout.content)  # the margins hold nothing, and cost OCR and levelling time
     height = layout.line_height
     factor = 1.0
     if height is not None and height < MIN_LINE_HEIGHT:
