@@ -33,7 +33,7 @@ from intake.pipeline import (
     reprocess,
 )
 from intake.replies import ReplyRenderer
-from intake.storage import store
+from intake.storage import export, store
 from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.reports import messages_report, status_report
 from intake.storage.store import queued_replies
@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="units_command", required=True, metavar="SUBCOMMAND")
     importer = units.add_parser("import", parents=[common], help="import the register (CSV or XLSX)")
     importer.add_argument("file", type=Path)
+    exporter = units.add_parser("export", parents=[common],
+                                help="write the register with states to FILE (.xlsx or .csv)")
+    exporter.add_argument("file", type=Path)
     aliases = units.add_parser("alias", help="spellings that mean a unit").add_subparsers(
         dest="alias_command", required=True, metavar="ACTION")
     aliases.add_parser("list", parents=[common], help="every alias of this year's units")
@@ -195,6 +198,16 @@ def cmd_units(args: argparse.Namespace) -> int:
     ctx = make_context(settings)
     if args.units_command == "alias":
         return _aliases(ctx, args)
+    if args.units_command == "export":
+        fmt = export.export_format(args.file)
+        year = settings.award.year
+        with ctx.sessions.begin() as session:
+            entries = export.register_entries(session, year, settings.award.tz)
+            store.audit(session, f"cli:{_user()}", "register_exported", f"register:{year}", format=fmt,
+                        units=len(entries), filtered=False)
+            args.file.write_bytes(export.export_bytes(entries, fmt, year))  # no audit entry if this fails
+        print(f"{len(entries)} enheter exporterade till {args.file}")
+        return 0
     report = import_register(ctx, args.file.name, args.file.read_bytes(), actor=f"cli:{_user()}")
     for line, reason in report.errors:
         print(f"{args.file.name}: rad {line}: {reason}", file=sys.stderr)

@@ -231,3 +231,79 @@ def reply_context(
         "document_name": document.filename if document and document.filename else None,
         "reference": reference,
     }
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+REMINDER_TEMPLATE = "reminder"
+# Not an answer to a mail but a mail of our own making: RFC 3834 calls that auto-generated.
+REMINDER_AUTO_SUBMITTED = "auto-generated"
+# Out-of-office and automatic replies are suppressed; delivery reports still come back,
+# so a coordinator sees a contact address that no longer works.
+REMINDER_RESPONSE_SUPPRESS = "OOF, AutoReply"
+
+
+def reminder_subject(year: int, board: str) -> str:
+    """The reminder's subject; the same for every reminder to one committee in one year."""
+    name = " ".join(board.split())
+    return f"Påminnelse: protokollsutdrag för Kvalitetsutmärkelsen {year} – {name}"
+
+
+def compose_reminder(
+    renderer: ReplyRenderer,
+    *,
+    to_address: str,
+    board: str,
+    units: Sequence[Unit],
+    award: AwardSettings,
+    sender: str,
+    reply_to_address: str,
+    now: datetime,
+    message_id: str | None = None,
+) -> OutgoingMail:
+    """A reminder to one contact of a committee whose units still await a protokollsutdrag.
+
+    Swedish, from `reminder.txt` and `reminder.html`: the units, the deadline and how to
+    send the extract. A new thread (no In-Reply-To), marked Auto-Submitted: auto-generated."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if "@" not in to_address or any(ch.isspace() for ch in to_address):
+        raise ValueError(f"not an e-mail address: {to_address!r}")
+    today = now.astimezone(award.tz).date()
+    context = {
+        "board": " ".join(board.split()),
+        "units": list(units),
+        "year": award.year,
+        "mailbox": award.mailbox,
+        "deadline": swedish_date(award.protocol_deadline),
+        "before_deadline": today <= award.protocol_deadline,
+        "days_left": (award.protocol_deadline - today).days,
+    }
+    env = renderer.env
+    text = env.get_template(f"{REMINDER_TEMPLATE}.txt").render(context)
+    html = env.get_template(f"{REMINDER_TEMPLATE}.html").render(context)
+    text = BLANK_LINES.sub("\n\n", text).strip() + "\n"
+
+    envelope_sender = parseaddr(sender)[1] or award.mailbox
+    own_id = message_id or make_msgid(domain=_domain(sender, award.mailbox))
+    subject = reminder_subject(award.year, board)
+    msg = EmailMessage(policy=MAIL_POLICY)
+    msg["From"] = sender
+    msg["To"] = Address(addr_spec=to_address)
+    if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
+        msg["Reply-To"] = reply_to_address
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now.astimezone(award.tz))
+    msg.set_raw("Message-ID", own_id)
+    msg["Auto-Submitted"] = REMINDER_AUTO_SUBMITTED
+    msg["X-Auto-Response-Suppress"] = REMINDER_RESPONSE_SUPPRESS
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=TRANSFER_ENCODING)
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte=TRANSFER_ENCODING)
+    msg["Content-Language"] = CONTENT_LANGUAGE
+    return OutgoingMail(
+        message_id=own_id,
+        sender=envelope_sender,
+        recipients=(to_address,),
+        raw=msg.as_bytes(),
+        subject=subject,
+    )

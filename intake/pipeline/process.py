@@ -14,11 +14,22 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from intake.decisions import Evidence, decide
-from intake.domain import Decision, DocType, Outcome, ParsedMail, Unit, UnitMatch, UnitState
+from intake.domain import (
+    Decision,
+    DocType,
+    DocumentText,
+    Outcome,
+    ParsedMail,
+    Understanding,
+    Unit,
+    UnitMatch,
+    UnitState,
+)
 from intake.errors import TransientError
 from intake.identity import sha256_hex
 from intake.matching import RegisterIndex, build_index, match_document
@@ -170,7 +181,7 @@ def _process(ctx: Context, session: Session, message: MessageRow, register: Regi
         if submission is None:
             submission = store.open_submission(session, ctx.settings.award.year)
         message.submission_pk = submission.id
-    _record(ctx, session, message, decision, evidence.matches, evidence.unsure)
+    _record(ctx, session, message, decision, evidence.matches, evidence.unsure, analysis.documents)
     if decision.send_reply and reply and mail is not None:
         queue_reply(ctx, session, message, mail, decision, list(register.units),
                     reference=submission.reference if submission is not None else None)
@@ -247,7 +258,8 @@ def _duplicate_of(ctx: Context, session: Session, message: MessageRow,
 
 
 def _record(ctx: Context, session: Session, message: MessageRow, decision: Decision,
-            accepted: tuple[UnitMatch, ...], unsure: tuple[UnitMatch, ...]) -> None:
+            accepted: tuple[UnitMatch, ...], unsure: tuple[UnitMatch, ...],
+            documents: tuple[DocumentText, ...] = ()) -> None:
     matches = [*accepted, *unsure]
     wanted = {m.unit_id for m in matches} | set(decision.units)
     units = {row.unit_id: row for row in store.units_by_ids(session, ctx.settings.award.year, wanted)}
@@ -255,16 +267,7 @@ def _record(ctx: Context, session: Session, message: MessageRow, decision: Decis
         message.matches.append(MatchRow(unit=units[match.unit_id], mention=match.mention, score=match.score,
                                         filename=match.filename, sure=match in accepted))
     document = decision.document
-    message.document = None if document is None else {
-        "filename": document.filename,
-        "doc_type": str(document.doc_type),
-        "committee": document.committee,
-        "meeting_date": document.meeting_date.isoformat() if document.meeting_date else None,
-        "paragraph": document.paragraph,
-        "year": document.year,
-        "has_decision": document.has_decision,
-        "adjusted": document.adjusted,
-    }
+    message.document = None if document is None else _document_json(document, documents)
     message.outcome = decision.outcome
     message.missing = [str(code) for code in decision.missing]
     message.reasons = list(decision.reasons)
@@ -285,3 +288,30 @@ def _record(ctx: Context, session: Session, message: MessageRow, decision: Decis
         store.open_review(session, message, " ".join(decision.reasons))
     store.audit(session, ctx.actor, "message_processed", f"message:{message.message_id}",
                 outcome=str(decision.outcome), missing=message.missing, units=list(decision.units))
+
+
+def _document_json(document: Understanding, documents: tuple[DocumentText, ...]) -> dict[str, Any]:
+    """What the bot read in the deciding document, and where: `evidence` lists each field's
+    page and span (offsets into that page's text), and `offset`, where the span starts in the
+    attachment's whole text (its pages joined by a line break, as AttachmentRow.text keeps it)."""
+    source = next((d for d in documents if d.filename == document.filename), None)
+    page_starts: dict[int, int] = {}
+    position = 0
+    for page in source.pages if source is not None else ():
+        page_starts.setdefault(page.number, position)
+        position += len(page.text) + 1
+    return {
+        "filename": document.filename,
+        "doc_type": str(document.doc_type),
+        "committee": document.committee,
+        "meeting_date": document.meeting_date.isoformat() if document.meeting_date else None,
+        "paragraph": document.paragraph,
+        "year": document.year,
+        "has_decision": document.has_decision,
+        "adjusted": document.adjusted,
+        "evidence": [
+            {"field": field, "page": span.page, "start": span.start, "end": span.end, "text": span.text,
+             "offset": page_starts[span.page] + span.start if span.page in page_starts else None}
+            for field, span in document.evidence
+        ],
+    }

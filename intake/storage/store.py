@@ -393,3 +393,146 @@ def audit_count(session: Session, action: str, subject: str, since: datetime) ->
     """How many times `action` on `subject` was logged since `since` (e.g. failed sign-ins)."""
     return session.scalar(select(func.count(AuditRow.id)).where(
         AuditRow.action == action, AuditRow.subject == subject, AuditRow.at >= since)) or 0
+
+
+# --- web: overview ---
+
+
+def count_open_reviews(session: Session) -> int:
+    """The length of the review queue."""
+    return session.scalar(select(func.count(ReviewItemRow.id)).where(ReviewItemRow.status == "open")) or 0
+
+
+def reply_status_counts(session: Session) -> dict[str, int]:
+    """How many outgoing mails (replies and reminders) are in each status."""
+    rows = session.execute(select(ReplyRow.status, func.count(ReplyRow.id)).group_by(ReplyRow.status))
+    return {status: count for status, count in rows}
+
+
+def message_log(session: Session, *, outcome: str | None = None, unprocessed: bool = False,
+                offset: int = 0, limit: int = 100) -> tuple[Sequence[Any], int]:
+    """A page of the mail log, newest arrival first, and how many mails match in all.
+
+    Only the columns the log shows (never the raw bytes); `unprocessed` picks the mails
+    without an outcome (not processed yet, or duplicates)."""
+    def narrowed(query: Any) -> Any:
+        if unprocessed:
+            return query.where(MessageRow.outcome.is_(None))
+        return query.where(MessageRow.outcome == outcome) if outcome else query
+
+    total = session.scalar(narrowed(select(func.count(MessageRow.id)))) or 0
+    rows = session.execute(
+        narrowed(
+            select(MessageRow.id, MessageRow.message_id, MessageRow.received_at, MessageRow.from_addr,
+                   MessageRow.from_name, MessageRow.subject, MessageRow.outcome, MessageRow.missing,
+                   MessageRow.status, SubmissionRow.reference)
+            .outerjoin(SubmissionRow, MessageRow.submission_pk == SubmissionRow.id)
+        )
+        .order_by(MessageRow.received_at.desc(), MessageRow.id.desc())
+        .offset(offset).limit(limit)
+    ).all()
+    return rows, total
+
+
+def latest_replies(session: Session, message_pks: Iterable[int]) -> dict[int, Any]:
+    """The latest reply (id, status, kind) to each of these mails, by the mail's pk."""
+    pks = list(message_pks)
+    if not pks:
+        return {}
+    rows = session.execute(
+        select(ReplyRow.id, ReplyRow.message_pk, ReplyRow.status, ReplyRow.kind)
+        .where(ReplyRow.message_pk.in_(pks)).order_by(ReplyRow.id)
+    )
+    return {row.message_pk: row for row in rows}
+
+
+def reminders(session: Session, *, subject: str | None = None, recipient: str | None = None,
+              since: datetime | None = None, limit: int | None = None) -> Sequence[ReplyRow]:
+    """Reminders in the outbox (kind `reminder`), newest first, optionally narrowed."""
+    query = select(ReplyRow).where(ReplyRow.kind == "reminder")
+    if subject is not None:
+        query = query.where(ReplyRow.subject == subject)
+    if recipient is not None:
+        query = query.where(ReplyRow.recipient == recipient.lower())
+    if since is not None:
+        query = query.where(ReplyRow.created_at >= since)
+    query = query.order_by(ReplyRow.created_at.desc(), ReplyRow.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(query).all()
+
+
+def latest_reminder_at(session: Session, subjects: Iterable[str]) -> dict[str, datetime]:
+    """When a reminder with each of these subjects was last queued (subjects never reminded are absent)."""
+    wanted = list(subjects)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ReplyRow.subject, func.max(ReplyRow.created_at))
+        .where(ReplyRow.kind == "reminder", ReplyRow.subject.in_(wanted)).group_by(ReplyRow.subject)
+    )
+    return {subject: at for subject, at in rows if at is not None}
+
+
+def audit_entries(session: Session, subjects: Iterable[str]) -> Sequence[AuditRow]:
+    """The audit log's entries about these subjects (message:<id>, reply:<id>, ...), oldest first."""
+    wanted = list(subjects)
+    if not wanted:
+        return []
+    return session.scalars(
+        select(AuditRow).where(AuditRow.subject.in_(wanted)).order_by(AuditRow.at, AuditRow.id)
+    ).all()
+
+
+# --- web: register ----------------------------------------------------------------------
+
+
+def register_rows(session: Session, year: int) -> list[tuple[UnitRow, str | None, datetime | None]]:
+    """The year's units, each with the Message-ID and arrival of its protokoll (the raw mail not loaded)."""
+    rows = session.execute(
+        select(UnitRow, MessageRow.message_id, MessageRow.received_at)
+        .outerjoin(MessageRow, UnitRow.protocol_message_pk == MessageRow.id)
+        .where(UnitRow.year == year).order_by(UnitRow.board, UnitRow.name, UnitRow.id)
+    ).all()
+    return [(unit, message_id, received_at) for unit, message_id, received_at in rows]
+
+
+def unit_of_year(session: Session, year: int, pk: int) -> UnitRow | None:
+    """The unit with this database id, if it belongs to the award year."""
+    row = session.get(UnitRow, pk)
+    return row if row is not None and row.year == year else None
+
+
+def message_pks(session: Session, message_ids: Iterable[str]) -> dict[str, int]:
+    """Message-ID -> database id of the first mail stored with it (not a duplicate)."""
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(MessageRow.message_id, MessageRow.id)
+        .where(MessageRow.message_id.in_(ids), MessageRow.duplicate_of_pk.is_(None))
+        .order_by(MessageRow.id.desc())
+    ).all()
+    return {message_id: pk for message_id, pk in rows}  # descending: the first stored wins
+
+
+# --- web: review queue --------------------------------------------------------------------
+
+
+def review_items_of(session: Session, message: MessageRow) -> Sequence[ReviewItemRow]:
+    """Every review item of a mail, open or closed, oldest first."""
+    return session.scalars(
+        select(ReviewItemRow).where(ReviewItemRow.message_pk == message.id).order_by(ReviewItemRow.id)
+    ).all()
+
+
+def sure_matches_of_unit(session: Session, unit: UnitRow, other_than: MessageRow) -> Sequence[MessageRow]:
+    """Other processed mails whose protokollsutdrag surely matched this unit, oldest first."""
+    from intake.storage.models import MatchRow  # here, not at the top: this section only appends
+
+    return session.scalars(
+        select(MessageRow).join(MatchRow, MatchRow.message_pk == MessageRow.id)
+        .where(MatchRow.unit_pk == unit.id, MatchRow.sure.is_(True), MessageRow.id != other_than.id,
+               MessageRow.status == "processed")
+        .order_by(MessageRow.received_at, MessageRow.id)
+    ).all()
