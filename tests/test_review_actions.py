@@ -1,7 +1,8 @@
 """The coordinators' decisions in intake.pipeline.review, on the demo's season (real SQLite, real pipeline).
 
-The demo leaves one mail in the review queue: Bromma's extract names "Enh. för arbete o
-försörjn.", which resembles BR-001 (Enheten för arbete och försörjning) without being sure."""
+The demo leaves two mails in the review queue: Bromma's extract names "Enh. för arbete o
+försörjn.", which resembles BR-001 (Enheten för arbete och försörjning) without being sure;
+Enskede-Årsta-Vantör's extract for Förskolan Solrosen came after the deadline."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from intake.domain import Unit
 from intake.pipeline.review import (
     ReviewError,
+    accept_late,
     accept_match,
     add_unit_from_mention,
     dismiss,
@@ -36,8 +38,8 @@ MENTION = "Enh. för arbete o försörjn"
 
 
 def bromma(desk: Desk) -> tuple[int, int, str]:
-    """(message pk, review item id, Message-ID) of the demo's one open review item."""
-    [item] = open_items(desk.ctx)
+    """(message pk, review item id, Message-ID) of the demo's review item about Bromma's extract."""
+    [item] = [item for item in open_items(desk.ctx) if "Bromma" in item.subject]
     return item.message_pk, item.item_id, item.message_id
 
 
@@ -98,7 +100,7 @@ def test_accepting_the_match_confirms_the_unit_and_answers(desk: Desk) -> None:
     assert len(replies) == before + 1 and replies[-1].kind == "repeat" and replies[-1].status == "queued"
     with desk.ctx.sessions.begin() as db:
         assert [a.alias for a in db.scalars(select(AliasRow))] == [MENTION]
-    assert open_items(desk.ctx) == []
+    assert [item for item in open_items(desk.ctx) if "Bromma" in item.subject] == []
     assert audited(desk, "review_accept")[0].actor == ACTOR
 
 
@@ -317,3 +319,28 @@ def test_the_command_line_names_a_mail_by_its_message_id(desk: Desk) -> None:
     assert items_of(desk, pk) == [("resolved", "accepted", "cli:test")]
     with pytest.raises(LookupError):
         dismiss(desk.ctx, "<nobody@example.org>", "x", ACTOR)
+
+
+def solrosen(desk: Desk) -> tuple[int, int, str]:
+    [item] = [item for item in open_items(desk.ctx) if "Solrosen" in item.subject]
+    return item.message_pk, item.item_id, item.message_id
+
+
+def test_a_late_extract_waits_in_the_queue_until_a_coordinator_counts_it(desk: Desk) -> None:
+    pk, item_id, message_id = solrosen(desk)
+    assert unit(desk, "EAV-001")["state"] == "needs_review"
+    assert "late" in message(desk, message_id)["missing"]  # type: ignore[operator]
+    before = len(replies_of(desk, pk))
+
+    outcome = accept_late(desk.ctx, pk, ACTOR, item_id=item_id)
+    assert outcome == "confirmed"
+    assert unit(desk, "EAV-001")["state"] == "confirmed"
+    assert items_of(desk, pk) == [("resolved", "accepted", ACTOR)]
+    assert len(replies_of(desk, pk)) == before + 1  # the confirmation the receipt promised
+
+    desk.ctx.actor = "bot"
+    from intake.pipeline import reprocess
+
+    assert reprocess(desk.ctx, message_id) == "confirmed"  # the coordinator's decision holds
+    with pytest.raises(ReviewError):
+        accept_late(desk.ctx, pk, ACTOR)  # nothing late left to count

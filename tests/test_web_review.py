@@ -25,7 +25,7 @@ ACTIONS = ("godkann", "annan-enhet", "inte-protokoll", "ny-enhet", "avfarda", "s
 
 
 def bromma(desk: Desk) -> tuple[int, int, str]:
-    [item] = open_items(desk.ctx)
+    [item] = [item for item in open_items(desk.ctx) if "Bromma" in item.subject]
     return item.message_pk, item.item_id, item.message_id
 
 
@@ -72,7 +72,8 @@ def test_the_queue_lists_the_item_with_a_link_to_its_page(desk: Desk) -> None:
     page = desk.signed_in().get("/").get_data(as_text=True)
     assert f'href="/granskning/{pk}"' in page
     assert "Protokollsutdrag Bromma SDN § 7" in page and "Sara Lind" in page
-    assert "1 mejl att granska, äldst först" in page
+    assert "2 mejl att granska, äldst först" in page
+    assert page.index("Bromma SDN § 7") < page.index("Protokollsutdrag förskolan Solrosen")  # oldest first
 
 
 def test_signed_out_the_item_page_redirects_and_actions_are_forbidden(desk: Desk) -> None:
@@ -134,7 +135,7 @@ def test_accepting_the_match_takes_effect_at_once(desk: Desk) -> None:
     user = desk.signed_in()
     queue = decide(user, pk, "godkann", unit_id="BR-001", mention=MENTION, svara="1", item=str(item_id))
     assert "är nu Enheten för arbete och försörjning" in queue and "Bekräftat" in queue
-    assert "Inget att granska just nu." in queue
+    assert f'href="/granskning/{pk}"' not in queue and "1 mejl att granska" in queue
     assert resolution_of(desk, item_id) == ("resolved", "accepted", "web:samordnare")
     assert state_of(desk, "BR-001") == "confirmed"
     assert report_of(desk, message_id)["outcome"] == "confirmed"
@@ -244,8 +245,7 @@ def test_mail_content_is_shown_escaped_on_the_queue_and_the_item_page(tmp_path: 
                       datetime(2017, 6, 1, 10, 0, tzinfo=STOCKHOLM),
                       [(f"{named}.pdf", pdf_from_text(text), "application/pdf")]).raw)
     desk.poll()
-    item = open_items(desk.ctx)[0]
-    assert item.sender_name == evil
+    [item] = [item for item in open_items(desk.ctx) if item.sender_name == evil]
     user = desk.signed_in()
     for path in ("/", f"/granskning/{item.message_pk}"):
         page = user.get(path).get_data(as_text=True)
@@ -255,3 +255,16 @@ def test_mail_content_is_shown_escaped_on_the_queue_and_the_item_page(tmp_path: 
     assert "&lt;img src=x onerror=" in page
     assert "Protokoll &lt;script&gt;" in page
     assert "&lt;img src=x onerror=alert(2)&gt;.pdf" in page  # the attachment's name
+
+
+def test_a_late_extract_is_counted_from_its_page(desk: Desk) -> None:
+    [item] = [item for item in open_items(desk.ctx) if "Solrosen" in item.subject]
+    user = desk.signed_in()
+    page = user.get(f"/granskning/{item.message_pk}").get_data(as_text=True)
+    assert "Kom in efter sista dag" in page and "Räkna protokollsutdraget trots att det kom sent" in page
+    queue = decide(user, item.message_pk, "sent-godkant", svara="1", item=str(item.item_id))
+    assert "Det sena protokollsutdraget räknas" in queue and "Bekräftat" in queue
+    assert state_of(desk, "EAV-001") == "confirmed"
+    assert resolution_of(desk, item.item_id) == ("resolved", "accepted", "web:samordnare")
+    refused = user.client.post(f"/granskning/{item.message_pk}/sent-godkant", data={"csrf_token": "fel"})
+    assert refused.status_code == 400

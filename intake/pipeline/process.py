@@ -227,13 +227,14 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
         deciding |= found.committee_boards
     with session.no_autoflush:
         confirmed = store.confirmed_unit_ids(session, ctx.settings.award.year)
+        late = _is_late(ctx, message.received_at) and not store.late_accepted(session, message)
     return Evidence(
         award_year=ctx.settings.award.year, register=register.units, parse_error=analysis.parse_error,
         automatic=analysis.automatic, candidates=len(analysis.candidates), documents=analysis.documents,
         understandings=analysis.understandings, matches=tuple(accepted.values()),
         unsure=tuple(m for unit_id, m in unsure.items() if unit_id not in accepted),
         unknown_mentions=tuple(dict.fromkeys(unknown)),
-        late=_is_late(ctx, message.received_at), follow_up=follow_up, sender=message.from_addr,
+        late=late, follow_up=follow_up, sender=message.from_addr,
         deciding_boards=frozenset(deciding),
         already_confirmed=confirmed - {m.unit_id for m in accepted.values()},
     )
@@ -284,7 +285,9 @@ def _record(ctx: Context, session: Session, message: MessageRow, decision: Decis
         for unit_id in decision.units:
             row: UnitRow = units[unit_id]
             store.set_unit_state(session, row, decision.unit_state, message, ctx.actor)
-    if decision.outcome is Outcome.NEEDS_REVIEW:
+    if decision.outcome is Outcome.NEEDS_REVIEW or (decision.unit_state is UnitState.NEEDS_REVIEW
+                                                     and decision.units and duplicate is None):
+        # also a late extract: its units wait in review, so a coordinator must see the mail
         store.open_review(session, message, " ".join(decision.reasons))
     store.audit(session, ctx.actor, "message_processed", f"message:{message.message_id}",
                 outcome=str(decision.outcome), missing=message.missing, units=list(decision.units))

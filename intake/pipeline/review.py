@@ -107,6 +107,9 @@ def open_items(ctx: Context) -> list[OpenItem]:
         ]
 
 
+LATE_ACCEPTED = store.LATE_ACCEPTED
+
+
 # --- decisions -----------------------------------------------------------------------------------------
 
 
@@ -134,6 +137,21 @@ def accept_match(ctx: Context, message_id: MessageRef, unit_id: str, mention: st
         _close(ctx, session, message, actor, resolution)
         store.audit(session, actor, "review_accept", f"message:{message.message_id}", unit=unit_id,
                     mention=spelling, resolution=resolution)
+        stored_id = message.message_id
+    return reprocess(ctx, stored_id, reply=reply)
+
+
+def accept_late(ctx: Context, message_id: MessageRef, actor: str, *, reply: bool = True,
+                item_id: int | None = None) -> Outcome | None:
+    """Count an extract that came after the deadline: the mail is settled as if it came in time
+    (its units confirmed if nothing else is missing), and stays so when processed again."""
+    with ctx.sessions.begin() as session:
+        message = _message(session, message_id)
+        _check_item(session, message, item_id)
+        if Missing.LATE.value not in (message.missing or []):
+            raise ReviewError("Mejlet kom inte in för sent; det finns inget att godkänna.")
+        _close(ctx, session, message, actor, "accepted")
+        store.audit(session, actor, LATE_ACCEPTED, f"message:{message.message_id}")
         stored_id = message.message_id
     return reprocess(ctx, stored_id, reply=reply)
 

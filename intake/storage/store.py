@@ -389,6 +389,15 @@ def set_setting(session: Session, key: str, value: str) -> None:
     session.flush()
 
 
+LATE_ACCEPTED = "review_accept_late"  # the audit action of a coordinator counting a late extract
+
+
+def late_accepted(session: Session, message: MessageRow) -> bool:
+    """Whether a coordinator decided that this mail's late extract counts."""
+    return session.scalar(select(func.count(AuditRow.id)).where(
+        AuditRow.action == LATE_ACCEPTED, AuditRow.subject == f"message:{message.message_id}")) != 0
+
+
 def audit_count(session: Session, action: str, subject: str, since: datetime) -> int:
     """How many times `action` on `subject` was logged since `since` (e.g. failed sign-ins)."""
     return session.scalar(select(func.count(AuditRow.id)).where(

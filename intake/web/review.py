@@ -16,6 +16,7 @@ from intake.domain import AwardClass
 from intake.pipeline.review import (
     OpenItem,
     ReviewError,
+    accept_late,
     accept_match,
     add_unit_from_mention,
     dismiss,
@@ -84,6 +85,15 @@ def accept(pk: int) -> Any:
 @bp.route("/granskning/<int:pk>/annan-enhet", methods=["POST"])
 def other_unit(pk: int) -> Any:
     return _match(pk, "other_unit")
+
+
+@bp.route("/granskning/<int:pk>/sent-godkant", methods=["POST"])
+def late(pk: int) -> Any:
+    def act() -> str:
+        outcome = accept_late(context(), pk, actor(), reply=_reply_wanted(), item_id=_item_id())
+        return f"Det sena protokollsutdraget räknas. Mejlet är nu: {_outcome(outcome)}.{_still(outcome)}"
+
+    return _decide(pk, act)
 
 
 @bp.route("/granskning/<int:pk>/inte-protokoll", methods=["POST"])
