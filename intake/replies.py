@@ -169,35 +169,16 @@ class ReplyRenderer:
         own_id = message_id or make_msgid(domain=_domain(sender, award.mailbox))
         in_reply_to, references = thread_ids(original)
 
-        msg = EmailMessage(policy=MAIL_POLICY)
-        msg["From"] = sender
-        msg["To"] = Address(display_name=to_name, addr_spec=to_address)
-        if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
-            msg["Reply-To"] = reply_to_address
         subject = reply_subject(original.subject, f"Kvalitetsutmärkelsen {award.year}")
         subject = with_reference(subject, reference)
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(now.astimezone(award.tz))
-        msg.set_raw("Message-ID", own_id)
-        if in_reply_to:
-            msg.set_raw("In-Reply-To", in_reply_to)
+        threading = [("In-Reply-To", in_reply_to)] if in_reply_to else []
         if references:
-            msg.set_raw("References", HEADER_CONTINUATION.join(references))
-        msg["Auto-Submitted"] = "auto-replied"
-        # Exchange and Outlook honour this one instead of Auto-Submitted.
-        msg["X-Auto-Response-Suppress"] = "All"
-        msg.set_content(text, subtype="plain", charset="utf-8", cte=TRANSFER_ENCODING)
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte=TRANSFER_ENCODING)
-        # After the body: set_content and add_alternative drop or move Content-* headers.
-        msg["Content-Language"] = CONTENT_LANGUAGE
-
-        return OutgoingMail(
-            message_id=own_id,
-            sender=envelope_sender,
-            recipients=(to_address,),
-            raw=msg.as_bytes(),
-            subject=subject,
-        )
+            threading.append(("References", HEADER_CONTINUATION.join(references)))
+        return build_mail(
+            sender=sender, envelope_sender=envelope_sender,
+            to=Address(display_name=to_name, addr_spec=to_address), reply_to_address=reply_to_address,
+            subject=subject, now=now.astimezone(award.tz), own_id=own_id,
+            raw_headers=threading, auto_submitted="auto-replied", text=text, html=html)
 
 
 def reply_context(
@@ -287,23 +268,33 @@ def compose_reminder(
     envelope_sender = parseaddr(sender)[1] or award.mailbox
     own_id = message_id or make_msgid(domain=_domain(sender, award.mailbox))
     subject = reminder_subject(award.year, board)
+    return build_mail(
+        sender=sender, envelope_sender=envelope_sender, to=Address(addr_spec=to_address),
+        reply_to_address=reply_to_address, subject=subject, now=now.astimezone(award.tz), own_id=own_id,
+        raw_headers=[], auto_submitted=REMINDER_AUTO_SUBMITTED, text=text, html=html,
+        response_suppress=REMINDER_RESPONSE_SUPPRESS)
+
+
+def build_mail(*, sender: str, envelope_sender: str, to: Address, reply_to_address: str | None, subject: str,
+               now: datetime, own_id: str, raw_headers: list[tuple[str, str]], auto_submitted: str,
+               text: str, html: str, response_suppress: str = "All") -> OutgoingMail:
+    """A Swedish text-and-HTML mail from the bot, marked as automatic for other robots."""
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
-    msg["To"] = Address(addr_spec=to_address)
+    msg["To"] = to
     if reply_to_address and reply_to_address.lower() != envelope_sender.lower():
         msg["Reply-To"] = reply_to_address
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(now.astimezone(award.tz))
+    msg["Date"] = format_datetime(now)
     msg.set_raw("Message-ID", own_id)
-    msg["Auto-Submitted"] = REMINDER_AUTO_SUBMITTED
-    msg["X-Auto-Response-Suppress"] = REMINDER_RESPONSE_SUPPRESS
+    for name, value in raw_headers:
+        msg.set_raw(name, value)
+    msg["Auto-Submitted"] = auto_submitted
+    # Exchange and Outlook honour this one instead of Auto-Submitted.
+    msg["X-Auto-Response-Suppress"] = response_suppress
     msg.set_content(text, subtype="plain", charset="utf-8", cte=TRANSFER_ENCODING)
     msg.add_alternative(html, subtype="html", charset="utf-8", cte=TRANSFER_ENCODING)
+    # After the body: set_content and add_alternative drop or move Content-* headers.
     msg["Content-Language"] = CONTENT_LANGUAGE
-    return OutgoingMail(
-        message_id=own_id,
-        sender=envelope_sender,
-        recipients=(to_address,),
-        raw=msg.as_bytes(),
-        subject=subject,
-    )
+    return OutgoingMail(message_id=own_id, sender=envelope_sender, recipients=(to.addr_spec,),
+                        raw=msg.as_bytes(), subject=subject)
