@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--dry-run", action="store_true",
                       help="print the queued replies instead of sending them (they stay queued)")
 
-    commands.add_parser("run", parents=[common], help="the daemon (IMAP IDLE or polling)")
+    run = commands.add_parser("run", parents=[common], help="the daemon (IMAP IDLE or polling)")
+    run.add_argument("--web", action="store_true",
+                     help="also serve the web desk (and /healthz) on web.host:web.port, in this process")
 
     for name, text in (("status", "units and their state"), ("messages", "every message and its outcome")):
         report = commands.add_parser(name, parents=[common], help=text)
@@ -254,10 +256,20 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    daemon = Daemon(make_context(settings), make_source(settings),
-                    mailer_opener(settings), wait_seconds=settings.imap.poll_interval)
+    ctx = make_context(settings)
+    daemon = Daemon(ctx, make_source(settings), mailer_opener(settings),
+                    wait_seconds=settings.imap.poll_interval)
     daemon.install_signal_handlers()
-    daemon.run()
+    server = None
+    if args.web:
+        from intake.web import create_app, serve_in_background
+
+        server = serve_in_background(create_app(ctx), settings.web.host, settings.web.port)
+    try:
+        daemon.run()
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -25,7 +24,7 @@ from intake.pipeline import Context, import_register
 from intake.samples import demo_mails, register_csv
 from intake.storage import store
 from intake.storage.reports import messages_report, status_report
-from intake.web import create_app
+from intake.web import create_app, serve_in_background
 from intake.web.accounts import add_user
 
 DEMO_CONFIG = """
@@ -119,15 +118,10 @@ def run_demo(
 
 def _start_web(ctx: Context, settings: Settings) -> Any:
     """The web desk in a background thread (waitress), with the demo's coordinator account."""
-    from waitress.server import create_server
-
     with ctx.sessions.begin() as session:
         if store.user_by_name(session, DEMO_USER) is None:
             add_user(session, DEMO_USER, DEMO_PASSWORD, "demo", "Demoanvändare")
-    server = create_server(create_app(ctx), host=settings.web.host, port=settings.web.port,
-                           threads=4, ident="intake")
-    threading.Thread(target=server.run, name="web", daemon=True).start()
-    return server
+    return serve_in_background(create_app(ctx), settings.web.host, settings.web.port)
 
 
 def load_samples(ctx: Context, maildir: Path) -> ImportReport:

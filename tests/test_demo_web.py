@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from intake.demo import DEMO_PASSWORD, DEMO_USER
+from tests.bot import Bot
 
 
 def free_port() -> int:
@@ -63,3 +64,25 @@ def test_demo_serves_the_desk_with_the_printed_login(tmp_path: Path) -> None:
             demo.kill()
             raise
     assert code == 0, demo.stderr.read() if demo.stderr else ""
+
+
+def test_run_with_web_serves_the_desk_beside_the_daemon(bot: Bot) -> None:
+    port = free_port()
+    daemon = bot.start("run", "--web", INTAKE_WEB_PORT=str(port))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert daemon.poll() is None, daemon.communicate()[1]
+                assert time.monotonic() < deadline, "the web desk never answered"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/logga-in", timeout=5) as response:
+            assert "Logga in" in response.read().decode()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=30)
+    assert code == 0

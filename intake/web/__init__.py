@@ -5,6 +5,6 @@ Every page but the sign-in page needs a signed-in coordinator; every form carrie
 token; every action is written to the audit log under the coordinator's name.
 """
 
-from intake.web.app import create_app, serve
+from intake.web.app import create_app, serve, serve_in_background
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "serve", "serve_in_background"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,16 @@ def _error_page(error: HTTPException) -> Any:
     detail = error.description if isinstance(error, common.Refusal) else ""
     return render_template("error.html", code=code, text=ERROR_TEXTS.get(code, "Något gick fel."),
                            detail=detail), code
+
+
+def serve_in_background(app: Flask, host: str, port: int, *, threads: int = 4) -> Any:
+    """The desk served by waitress in a daemon thread, beside the daemon; `.close()` stops it."""
+    from waitress.server import create_server
+
+    server = create_server(app, host=host, port=port, threads=threads, ident="intake")
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    log.info("web desk on http://%s:%d/", host, port)
+    return server
 
 
 def serve(app: Flask, host: str, port: int, *, threads: int = 4) -> None:
