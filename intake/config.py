@@ -92,6 +92,16 @@ class WebSettings:
     reminder_days: int = 0  # automatic reminder this many days before the deadline; 0: off
 
 
+REPLY_POLICIES = ("any", "authenticated", "domains", "authenticated_or_domains")
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    reply_policy: str = "any"  # any | authenticated | domains | authenticated_or_domains (intake.senders)
+    authserv_id: str = ""  # the city's mail server's id in Authentication-Results; empty: the topmost header
+    reply_domains: tuple[str, ...] = ()  # domains always answered under the *domains policies
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     award: AwardSettings
@@ -102,6 +112,7 @@ class Settings:
     processing: ProcessingSettings
     database: DatabaseSettings
     web: WebSettings
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def bot_address(self) -> str:
@@ -185,6 +196,18 @@ def _url(name: str, value: Any) -> str:
     return text
 
 
+def _domains(name: str, value: Any) -> tuple[str, ...]:
+    """A list of domains, or (from the environment) one text of them separated by commas."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{name}: expected a list of domains like [\"stockholm.se\"], got {value!r}")
+    domains = tuple(item.strip().lower().strip(".") for item in items if item.strip())
+    for domain in domains:
+        if "." not in domain or "@" in domain or any(ch.isspace() for ch in domain):
+            raise ConfigError(f"{name}: {domain!r} is not a domain like stockholm.se")
+    return domains
+
+
 # section -> key -> (dataclass field, converter, default or REQUIRED)
 SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
     "award": {
@@ -234,6 +257,11 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "trusted_user_header": ("trusted_user_header", _text, ""),
         "reminder_days": ("reminder_days", _integer, 0),
     },
+    "security": {
+        "reply_policy": ("reply_policy", _choice(*REPLY_POLICIES), "any"),
+        "authserv_id": ("authserv_id", _text, ""),
+        "reply_domains": ("reply_domains", _domains, ()),
+    },
 }
 
 SECTION_TYPES = {
@@ -245,6 +273,7 @@ SECTION_TYPES = {
     "processing": ProcessingSettings,
     "database": DatabaseSettings,
     "web": WebSettings,
+    "security": SecuritySettings,
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from intake.domain import Decision, ParsedMail, Unit, UnitState
 from intake.pipeline.context import Context
 from intake.replies import reply_recipient
+from intake.senders import may_auto_reply
 from intake.storage import store
 from intake.storage.models import MessageRow, ReplyRow
 
@@ -22,6 +23,19 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
     recipient = reply_recipient(mail)[1]
     if not recipient:
         store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
+        return None
+    security = ctx.settings.security
+    verdict = may_auto_reply(mail, recipient, security.reply_policy, security.authserv_id,
+                             security.reply_domains)
+    if not verdict.allowed and ctx.actor == "bot":  # a coordinator's own action is answered
+        with session.no_autoflush:
+            already = any(item.reason == verdict.reason for item in store.open_reviews(session, message))
+        if not already:
+            store.open_review(session, message, verdict.reason)
+        store.audit(session, ctx.actor, "reply_refused", f"message:{message.message_id}", to=recipient,
+                    policy=security.reply_policy)
+        log.warning("no automatic reply to %s: sender not verified (policy %s)", recipient,
+                    security.reply_policy)
         return None
     by_id = {unit.unit_id: unit for unit in register}
     confirmed = [by_id[u] for u in decision.units if decision.unit_state is UnitState.CONFIRMED]
