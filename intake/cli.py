@@ -20,8 +20,12 @@ from intake.config import Settings, parse_settings
 from intake.daemon import Daemon
 from intake.domain import ImportReport, Mailer, MailSource
 from intake.errors import ConfigError, IntakeError
+from intake.mailbox.graph import GraphSource
 from intake.mailbox.imap import ImapSource
 from intake.mailbox.maildir import MaildirSource
+from intake.oauth import graph_scope, shared_provider
+from intake.ops import logging as ops_logging
+from intake.ops.check import run_checks
 from intake.outbox.files import FileMailer
 from intake.outbox.smtp import SmtpMailer
 from intake.pipeline import (
@@ -110,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser("web", parents=[common], help="the coordinators' web desk")
     web.add_argument("--host", help="address to listen on (default: web.host)")
     web.add_argument("--port", type=int, help="port to listen on (default: web.port)")
+    commands.add_parser("check", parents=[common],
+                        help="try the database, mailbox and outbox; one line each, exit 1 if any failed")
     demo = commands.add_parser("demo", parents=[common],
                                help="the whole bot on the embedded default with sample data")
     demo.add_argument("--dir", type=Path, default=Path("var/demo"), help="where the demo keeps its data")
@@ -123,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ops_logging.install()  # no password or token reaches a log; ops.log_format is applied in load_settings
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations speak only when they fail
     logging.getLogger("mailparser").setLevel(logging.ERROR)  # warns about every unnamed part
     try:
@@ -143,7 +150,9 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str] = os.envi
         raise ConfigError(
             f"configuration file {path} not found (copy config/intake.example.toml or pass --config)"
         ) from None
-    return parse_settings(text, environ)
+    settings = parse_settings(text, environ)
+    ops_logging.configure(settings)
+    return settings
 
 
 def make_context(settings: Settings, environ: Mapping[str, str] = os.environ) -> Context:
@@ -158,7 +167,9 @@ def template_dir() -> Path:
     checkout = Path(__file__).resolve().parent.parent / "templates"
     if checkout.is_dir():
         return checkout
-    return Path(str(resources.files("intake.templates")))
+    # intake.templates has no __init__.py: files() of a namespace package is a MultiplexedPath,
+    # whose str() is no folder; a file inside it is a plain path
+    return Path(str(resources.files("intake.templates").joinpath("_base.txt"))).parent
 
 
 def _crashpoint(environ: Mapping[str, str]) -> Callable[[str], None]:
@@ -171,9 +182,19 @@ def _crashpoint(environ: Mapping[str, str]) -> Callable[[str], None]:
     return crash
 
 
+def poll_interval(settings: Settings) -> int:
+    """Seconds between polls where the source can't push: Graph's own setting, else IMAP's."""
+    return settings.graph.poll_interval if settings.source.kind == "graph" else settings.imap.poll_interval
+
+
 def make_source(settings: Settings) -> MailSource:
     if settings.source.kind == "maildir":
         return MaildirSource(settings.source.maildir)
+    if settings.source.kind == "graph":
+        token = shared_provider(settings.oauth).source(graph_scope(settings.graph.base_url))
+        return GraphSource(settings.graph, settings.graph.mailbox or settings.award.mailbox, token)
+    if settings.imap.auth == "xoauth2":
+        return ImapSource(settings.imap, token=shared_provider(settings.oauth).source(settings.oauth.scope))
     return ImapSource(settings.imap)
 
 
@@ -186,7 +207,10 @@ def mailer_opener(settings: Settings, dry_run: bool = False
         elif settings.outbox.transport == "files":
             yield FileMailer(Path(settings.outbox.path))
         else:
-            with SmtpMailer(settings.smtp) as mailer:
+            token = None
+            if settings.smtp.auth == "xoauth2":
+                token = shared_provider(settings.oauth).source(settings.oauth.scope)
+            with SmtpMailer(settings.smtp, token=token) as mailer:
                 yield mailer
 
     return open_mailer
@@ -240,7 +264,7 @@ def _aliases(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_poll(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     daemon = Daemon(make_context(settings), make_source(settings),
-                    mailer_opener(settings, args.dry_run), wait_seconds=settings.imap.poll_interval)
+                    mailer_opener(settings, args.dry_run), wait_seconds=poll_interval(settings))
     try:
         recover_interrupted_sends(daemon.ctx)
         report = daemon.run_once()
@@ -258,7 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     ctx = make_context(settings)
     daemon = Daemon(ctx, make_source(settings), mailer_opener(settings),
-                    wait_seconds=settings.imap.poll_interval)
+                    wait_seconds=poll_interval(settings))
     daemon.install_signal_handlers()
     server = None
     if args.web:
@@ -349,6 +373,14 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    results = run_checks(settings, lambda: make_source(settings), mailer_opener(settings))
+    for result in results:
+        print(result.line())
+    return 0 if all(result.ok for result in results) else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
@@ -382,6 +414,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "users": cmd_users,
     "web": cmd_web,
     "demo": cmd_demo,
+    "check": cmd_check,
 }
 
 if __name__ == "__main__":  # pragma: no cover

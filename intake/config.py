@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from intake.errors import ConfigError
 
 SECURITY_MODES = ("ssl", "starttls", "none")
+AUTH_MODES = ("basic", "xoauth2")  # imap.auth, smtp.auth
 REQUIRED = object()  # marks a key without a default
 
 
@@ -35,7 +36,7 @@ class AwardSettings:
 
 @dataclass(frozen=True, slots=True)
 class SourceSettings:
-    kind: str = "imap"  # imap | maildir
+    kind: str = "imap"  # imap | maildir | graph
     maildir: str = "var/maildir"
 
 
@@ -50,6 +51,7 @@ class ImapSettings:
     poll_interval: int = 60  # seconds between polls where the server has no IDLE
     idle_timeout: int = 1500  # re-issue IDLE before the server's 30-minute limit (RFC 2177)
     timeout: int = 60  # socket timeout in seconds
+    auth: str = "basic"  # basic (LOGIN) | xoauth2 (OAuth 2.0, a token from [oauth])
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,35 @@ class SmtpSettings:
     username: str = ""
     password: str = ""
     sender: str = ""  # the `from` key; defaults to award.mailbox
+    timeout: int = 60
+    auth: str = "basic"  # basic (AUTH PLAIN/LOGIN) | xoauth2 (OAuth 2.0, a token from [oauth])
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """Microsoft 365: the app registration whose client-credentials tokens intake.oauth fetches."""
+
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""  # INTAKE_OAUTH_CLIENT_SECRET
+    authority: str = "https://login.microsoftonline.com/{tenant_id}"
+    scope: str = "https://outlook.office365.com/.default"  # IMAP and SMTP (XOAUTH2)
+    token_cache: str = "var/oauth-token-cache.json"  # empty: tokens kept in memory only
+    timeout: int = 60
+
+    @property
+    def authority_url(self) -> str:
+        return self.authority.replace("{tenant_id}", self.tenant_id).rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    """source.kind = "graph": one shared mailbox read through Microsoft Graph (app-only)."""
+
+    mailbox: str = ""  # empty: award.mailbox
+    folder: str = "inbox"  # a well-known folder name (inbox) or a folder id
+    base_url: str = "https://graph.microsoft.com/v1.0"
+    poll_interval: int = 60
     timeout: int = 60
 
 
@@ -103,6 +134,25 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OpsSettings:
+    alert_to: tuple[str, ...] = ()  # coordinators who get the watchdog's alert mails; empty: none
+    alert_after_minutes: int = 30  # alert when no poll has succeeded for this long
+    alert_after_failures: int = 10  # ... or when this many polls in a row failed
+    log_format: str = "text"  # text | json (one object a line)
+    metrics_token: str = ""  # /metrics wants "Authorization: Bearer <token>"; empty: open
+
+
+def _address_list(name: str, value: Any) -> tuple[str, ...]:
+    """ops.alert_to: addresses separated by commas (or semicolons), or a TOML array; empty: none."""
+    parts = value if isinstance(value, list) else _text(name, value).replace(";", ",").split(",")
+    found = []
+    for part in parts:
+        if not (isinstance(part, str) and not part.strip()):
+            found.append(parseaddr(_address(name, part))[1])
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     award: AwardSettings
     source: SourceSettings
@@ -113,6 +163,9 @@ class Settings:
     database: DatabaseSettings
     web: WebSettings
     security: SecuritySettings = SecuritySettings()
+    ops: OpsSettings = OpsSettings()
+    oauth: OAuthSettings = OAuthSettings()
+    graph: GraphSettings = GraphSettings()
 
     @property
     def bot_address(self) -> str:
@@ -196,6 +249,23 @@ def _url(name: str, value: Any) -> str:
     return text
 
 
+def _web_address(name: str, value: Any) -> str:
+    text = _text(name, value).strip().rstrip("/")
+    if not text.startswith(("https://", "http://")) or len(text.split("/")) < 3 or not text.split("/")[2]:
+        raise ConfigError(f"{name}: expected a URL like https://graph.microsoft.com/v1.0, got {value!r}")
+    return text
+
+
+def _authority(name: str, value: Any) -> str:
+    text = _text(name, value).strip().rstrip("/")
+    if not text.startswith("https://") or len(text.split("/")) < 4:
+        raise ConfigError(
+            f"{name}: expected an https URL with the tenant, like "
+            f"https://login.microsoftonline.com/{{tenant_id}}, got {value!r}"
+        )
+    return text
+
+
 def _domains(name: str, value: Any) -> tuple[str, ...]:
     """A list of domains, or (from the environment) one text of them separated by commas."""
     items = value.split(",") if isinstance(value, str) else value
@@ -217,7 +287,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "timezone": ("timezone", _timezone, "Europe/Stockholm"),
     },
     "source": {
-        "kind": ("kind", _choice("imap", "maildir"), "imap"),
+        "kind": ("kind", _choice("imap", "maildir", "graph"), "imap"),
         "maildir": ("maildir", _text, "var/maildir"),
     },
     "imap": {
@@ -229,6 +299,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "folder": ("folder", _text, "INBOX"),
         "poll_interval": ("poll_interval", _positive, 60),
         "idle_timeout": ("idle_timeout", _positive, 1500),
+        "auth": ("auth", _choice(*AUTH_MODES), "basic"),
         "timeout": ("timeout", _positive, 60),
     },
     "smtp": {
@@ -238,6 +309,23 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "username": ("username", _text, ""),
         "password": ("password", _text, ""),
         "from": ("sender", _address, ""),
+        "auth": ("auth", _choice(*AUTH_MODES), "basic"),
+        "timeout": ("timeout", _positive, 60),
+    },
+    "oauth": {
+        "tenant_id": ("tenant_id", _text, ""),
+        "client_id": ("client_id", _text, ""),
+        "client_secret": ("client_secret", _text, ""),
+        "authority": ("authority", _authority, "https://login.microsoftonline.com/{tenant_id}"),
+        "scope": ("scope", _text, "https://outlook.office365.com/.default"),
+        "token_cache": ("token_cache", _text, "var/oauth-token-cache.json"),
+        "timeout": ("timeout", _positive, 60),
+    },
+    "graph": {
+        "mailbox": ("mailbox", _text, ""),
+        "folder": ("folder", _text, "inbox"),
+        "base_url": ("base_url", _web_address, "https://graph.microsoft.com/v1.0"),
+        "poll_interval": ("poll_interval", _positive, 60),
         "timeout": ("timeout", _positive, 60),
     },
     "outbox": {
@@ -262,6 +350,13 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "authserv_id": ("authserv_id", _text, ""),
         "reply_domains": ("reply_domains", _domains, ()),
     },
+    "ops": {
+        "alert_to": ("alert_to", _address_list, ()),
+        "alert_after_minutes": ("alert_after_minutes", _positive, 30),
+        "alert_after_failures": ("alert_after_failures", _positive, 10),
+        "log_format": ("log_format", _choice("text", "json"), "text"),
+        "metrics_token": ("metrics_token", _text, ""),
+    },
 }
 
 SECTION_TYPES = {
@@ -269,11 +364,14 @@ SECTION_TYPES = {
     "source": SourceSettings,
     "imap": ImapSettings,
     "smtp": SmtpSettings,
+    "oauth": OAuthSettings,
+    "graph": GraphSettings,
     "outbox": OutboxSettings,
     "processing": ProcessingSettings,
     "database": DatabaseSettings,
     "web": WebSettings,
     "security": SecuritySettings,
+    "ops": OpsSettings,
 }
 
 
@@ -330,13 +428,37 @@ def _expected(convert: Callable[[str, Any], Any]) -> str:
     return expected.get(convert, "a value")
 
 
+def _check_oauth(settings: Settings) -> None:
+    """Microsoft 365 sign-in: the app registration must be complete wherever a token is needed."""
+    smtp_oauth = settings.outbox.transport == "smtp" and settings.smtp.auth == "xoauth2"
+    users = [
+        ("source.kind = \"graph\"", settings.source.kind == "graph"),
+        ("imap.auth = \"xoauth2\"", settings.source.kind == "imap" and settings.imap.auth == "xoauth2"),
+        ("smtp.auth = \"xoauth2\"", smtp_oauth),
+    ]
+    needed_by = [name for name, used in users if used]
+    if not needed_by:
+        return
+    oauth = settings.oauth
+    for key, value, what in (
+        ("tenant_id", oauth.tenant_id, "the directory (tenant) ID of the app registration"),
+        ("client_id", oauth.client_id, "the application (client) ID of the app registration"),
+        ("client_secret", oauth.client_secret, "the app's client secret (set INTAKE_OAUTH_CLIENT_SECRET)"),
+    ):
+        if not value.strip():
+            raise ConfigError(f"oauth.{key}: missing; expected {what}, needed by {needed_by[0]}")
+    if smtp_oauth and not settings.smtp.username:
+        raise ConfigError("smtp.username: missing; expected the mailbox address to send as, for xoauth2")
+
+
 def _check_consistency(settings: Settings) -> None:
     if settings.source.kind == "imap":
         if not settings.imap.host:
             raise ConfigError("imap.host: missing; expected the IMAP server's host name")
         if not settings.imap.username:
             raise ConfigError("imap.username: missing; expected the mailbox's user name")
-    elif not settings.source.maildir:
+    elif settings.source.kind == "maildir" and not settings.source.maildir:
         raise ConfigError("source.maildir: missing; expected a folder for the local Maildir")
     if settings.outbox.transport == "smtp" and not settings.smtp.host:
         raise ConfigError("smtp.host: missing; expected the SMTP server's host name")
+    _check_oauth(settings)

@@ -12,10 +12,12 @@ from types import FrameType
 
 from intake.domain import Mailer, MailSource
 from intake.errors import TransientError
-from intake.pipeline import Context, PollReport, poll_once, recover_interrupted_sends
+from intake.ops import watchdog
+from intake.pipeline import Context, PollReport, poll_once, recover_interrupted_sends, send_due
 
 log = logging.getLogger(__name__)
 MAX_ERROR_BACKOFF = 300.0  # seconds between retries while a server is away
+FIRST_ERROR_DELAY = 2.0  # seconds before the first retry; doubled with each failure in a row
 
 
 class _Interrupt(Exception):
@@ -37,10 +39,39 @@ class Daemon:
         self.wait_seconds = wait_seconds
         self.stopping = threading.Event()
         self._waiting = False
+        self.first_error_delay = FIRST_ERROR_DELAY
 
     def run_once(self) -> PollReport:
-        with self.open_mailer() as mailer:
-            return poll_once(self.ctx, self.source, mailer)
+        """One round; its success or failure is recorded (heartbeat) and judged (watchdog)."""
+        try:
+            with self.open_mailer() as mailer:
+                report = poll_once(self.ctx, self.source, mailer)
+        except Exception as exc:
+            self._after_round(exc)
+            raise
+        self._after_round(None)
+        return report
+
+    def error_delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` failed rounds in a row: 2, 4, 8, ... at most 5 minutes."""
+        return float(min(self.first_error_delay * 2 ** max(failures - 1, 0), MAX_ERROR_BACKOFF))
+
+    def _after_round(self, error: BaseException | None) -> None:
+        try:
+            event = watchdog.after_round(self.ctx, self.source.name, error)
+        except Exception:  # noqa: BLE001 - the database may be what failed: never hide the round's error
+            log.warning("could not record the round's heartbeat", exc_info=True)
+            return
+        if event is not None:
+            self._send_outbox()  # the alert goes out now, even though the mailbox can't be read
+
+    def _send_outbox(self) -> None:
+        try:
+            with self.open_mailer() as mailer:
+                if mailer is not None:
+                    send_due(self.ctx, mailer)
+        except Exception:  # noqa: BLE001 - what can't be sent now waits in the outbox
+            log.warning("the outbox could not be sent now; its mails wait there", exc_info=True)
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if not self.stopping.is_set():
@@ -70,14 +101,14 @@ class Daemon:
                     self._wait(lambda: self.source.wait(self.wait_seconds))
                 except TransientError as exc:
                     failures += 1
-                    delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
+                    delay = self.error_delay(failures)
                     log.warning("%s; retrying in %.0f s", exc, delay)
                     self._wait(partial(self.stopping.wait, delay))
                 except _Interrupt:
                     break
                 except Exception:  # noqa: BLE001 - the daemon must outlive a bug in one round
                     failures += 1
-                    delay = min(2.0 ** failures, MAX_ERROR_BACKOFF)
+                    delay = self.error_delay(failures)
                     log.exception("unexpected error; retrying in %.0f s", delay)
                     self._wait(partial(self.stopping.wait, delay))
         finally:

@@ -25,7 +25,7 @@ from imapclient.exceptions import LoginError
 
 from intake.config import ImapSettings
 from intake.domain import MailboxRef, RawMail
-from intake.errors import ConfigError, MailboxUnavailable
+from intake.errors import ConfigError, IntakeError, MailboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,22 @@ T = TypeVar("T")
 class ImapSource:
     """One IMAP folder, read-only, over a connection opened on first use."""
 
-    def __init__(self, settings: ImapSettings, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        settings: ImapSettings,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        token: Callable[[], str] | None = None,
+    ) -> None:
         if settings.security not in ("ssl", "starttls", "none"):
             raise ConfigError(
                 f"imap.security: expected one of ssl | starttls | none, got {settings.security!r}"
             )
+        if settings.auth == "xoauth2" and token is None:
+            raise ConfigError("imap.auth: xoauth2 needs an OAuth token provider (the [oauth] section)")
         self.settings = settings
         self.ssl_context = ssl_context  # None: the system's trusted CAs, host name checked
+        self.token = token  # imap.auth = "xoauth2": a current access token on each call (intake.oauth)
         self.name = f"imap://{settings.username}@{settings.host}:{settings.port}/{settings.folder}"
         self._client: IMAPClient | None = None
         # (UIDVALIDITY, UIDNEXT, EXISTS) when snapshot() last looked: wait() compares
@@ -110,6 +119,7 @@ class ImapSource:
     def _connect(self) -> IMAPClient:
         s = self.settings
         where = f"{s.host}:{s.port}"
+        access_token = self._access_token(where)  # before connecting: no socket left open on failure
         try:
             client = IMAPClient(
                 s.host,
@@ -123,7 +133,10 @@ class ImapSource:
         try:
             if s.security == "starttls":
                 client.starttls(self.ssl_context)
-            if f"{s.username}{s.password}".isascii():
+            if access_token is not None:
+                # SASL XOAUTH2: base64("user=NAME\x01auth=Bearer TOKEN\x01\x01"), as Exchange Online wants.
+                client.oauth2_login(s.username, access_token)
+            elif f"{s.username}{s.password}".isascii():
                 client.login(s.username, s.password)
             else:
                 # imaplib's LOGIN sends ASCII only; SASL PLAIN carries UTF-8 (RFC 4616).
@@ -140,6 +153,14 @@ class ImapSource:
         client.normalise_times = False
         log.info("connected to %s (%s)", self.name, s.security)
         return client
+
+    def _access_token(self, where: str) -> str | None:
+        if self.settings.auth != "xoauth2" or self.token is None:
+            return None
+        try:
+            return self.token()
+        except IntakeError as exc:
+            raise MailboxUnavailable(f"IMAP {where}: {exc}") from exc
 
     def _connection(self) -> IMAPClient:
         if self._client is None:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from intake.pipeline import Context
 from intake.replies import swedish_date
 from intake.storage import store
-from intake.web import auth, common, labels, overview, register, review, security
+from intake.web import auth, common, health, labels, overview, register, review, security
 
 log = logging.getLogger(__name__)
 SECRET_SETTING = "web_secret_key"
@@ -52,7 +52,7 @@ def create_app(ctx: Context) -> Flask:
     )
     app.jinja_env.globals.update(award=ctx.settings.award, product="Kvalitetsutmärkelsen")
     security.install(app)
-    for blueprint in (auth.bp, review.bp, register.bp, overview.bp):
+    for blueprint in (auth.bp, health.bp, review.bp, register.bp, overview.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _error_page)
     return app

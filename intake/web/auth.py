@@ -1,4 +1,4 @@
-"""Sign-in and sign-out pages, and /healthz for the proxy's and container's checks."""
+"""Sign-in and sign-out pages (/healthz and /metrics are in intake.web.health)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import text
 
 from intake.storage import store
 from intake.web import accounts
@@ -53,14 +52,3 @@ def logout() -> Any:
     session.clear()
     flash("Du är utloggad.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/healthz")
-def healthz() -> Any:
-    """200 when the database answers; 503 otherwise. No sign-in needed, nothing private shown."""
-    try:
-        with context().sessions.begin() as db:
-            db.execute(text("SELECT 1"))
-    except Exception:  # any failure of the database is "not healthy", said without detail
-        return {"status": "fel", "database": False}, 503
-    return {"status": "ok", "database": True}

@@ -45,6 +45,7 @@ REPLY_KINDS = {
     "repeat": "Svar efter granskning",
     "manual": "Svar från samordnare",
     "reminder": "Påminnelse",
+    "alert": "Driftlarm",
 }
 RESOLUTIONS = {
     "accepted": "Matchning godkänd",

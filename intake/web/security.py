@@ -24,7 +24,7 @@ from flask import Flask, Response, flash, g, redirect, request, session, url_for
 from intake.storage import store
 from intake.web.common import context, fail
 
-OPEN_ENDPOINTS = {"auth.login", "static", "auth.healthz"}
+OPEN_ENDPOINTS = {"auth.login", "static", "health.healthz", "health.metrics"}  # metrics: own token check
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
@@ -76,7 +76,7 @@ def _check_request() -> Any:
         else:
             g.user = session["user"]
             session["seen"] = int(time.time())
-    if request.method in UNSAFE_METHODS and request.endpoint != "auth.healthz":
+    if request.method in UNSAFE_METHODS and request.endpoint != "health.healthz":
         _check_csrf()
     if g.user is None and request.endpoint not in OPEN_ENDPOINTS:
         if request.method in UNSAFE_METHODS:
