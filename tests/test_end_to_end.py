@@ -134,11 +134,16 @@ def test_idle_daemon_answers_without_waiting_for_a_poll(
         dovecot.append(sample.raw, internaldate=sample.received_at)
         smtp_server.wait_for(1, timeout=60)
         assert time.monotonic() - started < 60  # far below the 600 s poll interval: IDLE woke it
+        time.sleep(1)  # answered, back in IDLE
     finally:
+        stopping = time.monotonic()
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     assert code == 0, log.read_text()
     assert "stopped" in log.read_text()
+    # stopped inside IDLE, the connection is dropped, not logged out (a LOGOUT there waits
+    # for the 20 s socket timeout, since the server expects DONE)
+    assert time.monotonic() - stopping < 10
 
 
 @pytest.mark.parametrize("point", ["after_store", "after_process", "after_send"])

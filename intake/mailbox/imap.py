@@ -66,6 +66,7 @@ class ImapSource:
         # (UIDVALIDITY, UIDNEXT, EXISTS) when snapshot() last looked: wait() compares
         # with it, so arrivals the server announced in between are not slept through.
         self._seen: tuple[int, int, int] | None = None
+        self._idling = False  # inside IDLE (between the command and DONE)
 
     # --- the MailSource protocol ----------------------------------------------------
 
@@ -107,6 +108,12 @@ class ImapSource:
     def close(self) -> None:
         client, self._client = self._client, None
         if client is None:
+            return
+        if self._idling:
+            # a signal ended the wait inside IDLE: the server answers nothing but DONE now, so a
+            # LOGOUT would wait out the socket timeout (60 s); the connection is simply dropped
+            self._idling = False
+            _discard(client)
             return
         try:
             client.logout()
@@ -168,6 +175,7 @@ class ImapSource:
         return self._client
 
     def _drop(self) -> None:
+        self._idling = False
         client, self._client = self._client, None
         if client is not None:
             _discard(client)
@@ -220,6 +228,7 @@ class ImapSource:
         end = min(deadline, time.monotonic() + self.settings.idle_timeout)
         changed = False
         client.idle()
+        self._idling = True
         # Keepalives ("* OK Still here") wake idle_check too: keep idling until the end.
         while not changed and (left := end - time.monotonic()) > 0:
             responses = client.idle_check(timeout=left)
@@ -230,6 +239,7 @@ class ImapSource:
                 raise imaplib.IMAP4.abort("the server closed the connection during IDLE")
             changed = _has_change(responses)
         _, responses = client.idle_done()
+        self._idling = False
         if changed or _has_change(responses):
             self._seen = None  # reported; the caller's next snapshot() sets a new baseline
             return True
