@@ -219,12 +219,14 @@ class Dovecot:
             self._process.wait()
         self._process = None
 
-    def restart(self) -> None:
-        """Stop and start on the same ports and Maildir; every client connection drops."""
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop and start on the same ports and Maildir (down `down_for` seconds in between);
+        every client connection drops."""
         assert self._process is not None
         self.kill_sessions()
         self._process.send_signal(signal.SIGTERM)
         self._reap_process()
+        time.sleep(down_for)
         self.start()
 
     def kill_sessions(self) -> int:

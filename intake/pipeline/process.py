@@ -4,18 +4,28 @@ Everything for one mail happens in one transaction. If anything raises, that
 transaction rolls back and a fresh one shunts the mail: status `failed`, the
 traceback kept, a review item opened, raw bytes untouched. One bad mail never
 stops the others.
+
+Several bot instances may share the database (docs/ROBUSTNESS.md): each claims a
+batch of stored mails before analysing them, and the transaction that records a
+mail's decision starts by checking, with a conditional UPDATE that locks the row,
+that the mail is still stored and still claimed by this instance. The decision
+transactions of all instances run one at a time (an advisory lock on PostgreSQL),
+so the rules see every earlier decision, as with one instance.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
+import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.decisions import Evidence, decide
@@ -30,10 +40,11 @@ from intake.domain import (
     UnitMatch,
     UnitState,
 )
-from intake.errors import TransientError
+from intake.errors import StorageUnavailable, TransientError
 from intake.identity import sha256_hex
 from intake.matching import RegisterIndex, build_index, match_document
 from intake.pipeline.analysis import Analysis, analyse, analyse_all, worker_count
+from intake.pipeline.claims import Instance, database_errors, instance, unavailable
 from intake.pipeline.context import Context
 from intake.pipeline.replying import queue_reply
 from intake.storage import store
@@ -42,6 +53,11 @@ from intake.storage.models import AttachmentRow, MatchRow, MessageRow, Submissio
 log = logging.getLogger(__name__)
 
 REFERENCE = re.compile(r"\bKU-(\d{4})-(\d{4})\b", re.IGNORECASE)  # a submission's number in a subject
+CLAIM_BATCH = 1000  # stored mails one instance claims at a time (each batch starts a pool of workers)
+PROCESS_LEASE = timedelta(minutes=10)  # how long a claim holds without renewal (a hung instance)
+RENEW_EVERY = 60.0  # seconds between renewals of this instance's claims while it works through them
+PROCESS_ROLE = "process"
+RETRIES_ON_CONFLICT = 2  # a decision transaction that broke a unique constraint is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +69,50 @@ class Register:
 
 
 def process_pending(ctx: Context) -> int:
-    """Process every stored mail not yet processed, oldest first."""
-    with ctx.sessions.begin() as session:
-        pending = [row.id for row in store.pending_messages(session)]
-        register = load_register(ctx, session) if pending else None
+    """Process every stored mail not yet processed, oldest first, batch by claimed batch.
+
+    Mails claimed by another live instance are left to it; each mail is tried once per call
+    (one that meets a transient error waits for the next round)."""
+    me = instance(ctx)
+    token = me.token(PROCESS_ROLE)
     done = 0
-    workers = worker_count(ctx.settings.processing.workers)
-    for pk, analysis in analyse_all(pending, partial(_raw, ctx), own_addresses(ctx), workers):
-        process_message(ctx, pk, register=register, analysis=analysis)
-        done += 1
-    return done
+    attempted: set[int] = set()
+    with database_errors("processing stored mail"):
+        me.ensure()
+        while True:
+            pending = _claim_batch(ctx, me, token, attempted)
+            if not pending:
+                return done
+            attempted.update(pending)
+            with ctx.sessions.begin() as session:
+                register = load_register(ctx, session)
+            workers = worker_count(ctx.settings.processing.workers)
+            renewed = time.monotonic()
+            for pk, analysis in analyse_all(pending, partial(_raw, ctx), own_addresses(ctx), workers):
+                process_message(ctx, pk, register=register, analysis=analysis, owner=token)
+                done += 1
+                if time.monotonic() - renewed > RENEW_EVERY:
+                    with ctx.sessions.begin() as session:
+                        store.renew_message_claims(session, token, ctx.clock() + PROCESS_LEASE)
+                    renewed = time.monotonic()
+
+
+def _claim_batch(ctx: Context, me: Instance, token: str, attempted: set[int]) -> list[int]:
+    """Claim up to CLAIM_BATCH stored mails nobody else holds; their ids, oldest first."""
+    claimed: list[int] = []
+    with ctx.sessions.begin() as session:
+        now = ctx.clock()
+        live = me.liveness(session)
+        for claim in store.pending_claims(session):
+            if len(claimed) >= CLAIM_BATCH:
+                break
+            if claim.pk in attempted:
+                continue
+            if claim.owner != token and live.held(claim, now):
+                continue  # another live instance (or another task of this one) works on it
+            if store.take_message(session, claim, token, now + PROCESS_LEASE):
+                claimed.append(claim.pk)
+    return claimed
 
 
 def own_addresses(ctx: Context) -> frozenset[str]:
@@ -82,50 +132,124 @@ def load_register(ctx: Context, session: Session) -> Register:
     return Register(units, build_index(units, aliases))
 
 
+def _claim_one(ctx: Context, pk: int) -> str | None:
+    """Claim one stored mail for a caller outside process_pending; None if another holds it."""
+    me = instance(ctx)
+    token = me.token(PROCESS_ROLE)
+    with database_errors("claiming a mail"):
+        me.ensure()
+        with ctx.sessions.begin() as session:
+            now = ctx.clock()
+            claim = store.message_claim(session, pk)
+            if claim.owner != token and me.liveness(session).held(claim, now):
+                return None
+            return token if store.take_message(session, claim, token, now + PROCESS_LEASE) else None
+
+
 def process_message(ctx: Context, pk: int, *, reply: bool = True,
                     register: Register | None = None,
-                    analysis: Analysis | BaseException | None = None) -> Outcome | None:
-    """Process one stored mail; `analysis` may come from a worker, else it is made here."""
+                    analysis: Analysis | BaseException | None = None,
+                    owner: str | None = None) -> Outcome | None:
+    """Process one stored mail; `analysis` may come from a worker, else it is made here.
+
+    `owner` is the claim this instance holds on the mail (claimed here when None). None is
+    returned when the mail is left alone: another instance holds or processed it, or a
+    transient error (the mail waits for the next round)."""
+    if owner is None:
+        owner = _claim_one(ctx, pk)
+        if owner is None:
+            log.info("message %d is being processed by another instance; left to it", pk)
+            return None
     try:
         if isinstance(analysis, BaseException):
             raise analysis  # it failed in a worker: shunt the mail like any other failure
-        with ctx.sessions.begin() as session:
-            message = session.get_one(MessageRow, pk)
-            if register is None:
-                register = load_register(ctx, session)
-            if analysis is None:
-                analysis = analyse(message.raw, own_addresses(ctx))
-            outcome = _process(ctx, session, message, register, analysis, reply=reply)
-        ctx.crashpoint("after_process")
-        return outcome
+        for attempt in range(RETRIES_ON_CONFLICT + 1):
+            try:
+                return _decide(ctx, pk, owner, reply=reply, register=register, analysis=analysis)
+            except IntegrityError:
+                if attempt == RETRIES_ON_CONFLICT:
+                    raise
+                log.warning("message %d: a concurrent change conflicted; trying again", pk, exc_info=True)
+        raise AssertionError("unreachable")
     except TransientError:
         log.warning("message %d left for the next round: transient error", pk, exc_info=True)
         return None
+    except DBAPIError as exc:
+        if unavailable(exc):
+            raise StorageUnavailable(f"database unavailable while processing message {pk}: {exc.orig}"
+                                     ) from exc
+        return _shunt(ctx, pk, owner, exc)
     except Exception as exc:  # noqa: BLE001 - shunt: one bad mail never stops the others
-        log.exception("message %d failed; kept for review", pk)
-        with ctx.sessions.begin() as session:
-            message = session.get_one(MessageRow, pk)
-            message.status = "failed"
-            message.outcome = Outcome.NEEDS_REVIEW
-            message.error = "".join(traceback.format_exception(exc))
-            message.processed_at = ctx.clock()
-            store.open_review(session, message, f"Behandlingen misslyckades: {exc}")
-            store.audit(session, ctx.actor, "message_failed", f"message:{message.message_id}",
-                        error=repr(exc))
-        return Outcome.NEEDS_REVIEW
+        return _shunt(ctx, pk, owner, exc)
+
+
+def _decide(ctx: Context, pk: int, owner: str, *, reply: bool, register: Register | None,
+            analysis: Analysis | None) -> Outcome | None:
+    with ctx.sessions.begin() as session:
+        store.serialize_processing(session)
+        if not store.hold_message(session, pk, owner, ctx.clock() + PROCESS_LEASE):
+            log.info("message %d: processed or taken over by another instance; skipped", pk)
+            return None
+        message = session.get_one(MessageRow, pk)
+        if message.processed_at is None:
+            twin = store.processed_twin(session, message)
+            if twin is not None:
+                # two instances stored two copies at once; the other one was decided first
+                message.status, message.duplicate_of_pk = "duplicate", twin.id
+                store.audit(session, ctx.actor, "message_duplicate", f"message:{message.message_id}",
+                            duplicate_of=twin.id)
+                return None
+        if register is None:
+            register = load_register(ctx, session)
+        if analysis is None:
+            analysis = analyse(message.raw, own_addresses(ctx))
+        outcome = _process(ctx, session, message, register, analysis, reply=reply)
+    ctx.crashpoint("after_process")
+    return outcome
+
+
+def _shunt(ctx: Context, pk: int, owner: str, exc: BaseException) -> Outcome | None:
+    log.error("message %d failed; kept for review", pk, exc_info=exc)
+    with database_errors(f"shunting message {pk}"), ctx.sessions.begin() as session:
+        store.serialize_processing(session)
+        if not store.hold_message(session, pk, owner, ctx.clock() + PROCESS_LEASE):
+            return None  # another instance has it now: its result stands
+        message = session.get_one(MessageRow, pk)
+        message.status = "failed"
+        message.outcome = Outcome.NEEDS_REVIEW
+        message.error = "".join(traceback.format_exception(exc))
+        message.processed_at = ctx.clock()
+        store.open_review(session, message, f"Behandlingen misslyckades: {exc}")
+        store.audit(session, ctx.actor, "message_failed", f"message:{message.message_id}",
+                    error=repr(exc))
+    return Outcome.NEEDS_REVIEW
 
 
 def reprocess(ctx: Context, message_id: str, *, reply: bool = False) -> Outcome | None:
-    """Run the pipeline again on a stored mail; answer again only when asked."""
-    with ctx.sessions.begin() as session:
-        message = store.first_message_with_id(session, message_id)
-        if message is None:
-            raise LookupError(f"no stored message with Message-ID {message_id}")
-        _reset(session, message)
-        message.status = "stored"
-        store.audit(session, ctx.actor, "message_reprocess", f"message:{message_id}", reply=reply)
-        pk = message.id
-    return process_message(ctx, pk, reply=reply)
+    """Run the pipeline again on a stored mail; answer again only when asked.
+
+    None: the mail is being processed by an instance right now (try again later)."""
+    me = instance(ctx)
+    token = me.token(f"reprocess-{secrets.token_hex(4)}")
+    with database_errors("reprocessing a mail"):
+        me.ensure()
+        with ctx.sessions.begin() as session:
+            message = store.first_message_with_id(session, message_id)
+            if message is None:
+                raise LookupError(f"no stored message with Message-ID {message_id}")
+            now = ctx.clock()
+            claim = store.message_claim(session, message.id)
+            if message.status == "stored" and me.liveness(session).held(claim, now):
+                log.warning("message %s is being processed by %s; not reprocessed now",
+                            message_id, claim.owner)
+                return None
+            _reset(session, message)
+            message.status = "stored"
+            session.flush()
+            store.set_message_claim(session, message.id, token, now + PROCESS_LEASE)
+            store.audit(session, ctx.actor, "message_reprocess", f"message:{message_id}", reply=reply)
+            pk = message.id
+    return process_message(ctx, pk, reply=reply, owner=token)
 
 
 WAITING_CODES = frozenset({"unknown_unit", "registered_unit_missing"})

@@ -545,3 +545,194 @@ def sure_matches_of_unit(session: Session, unit: UnitRow, other_than: MessageRow
                MessageRow.status == "processed")
         .order_by(MessageRow.received_at, MessageRow.id)
     ).all()
+
+
+# --- multi-instance ---------------------------------------------------------------------
+# Claims (migration 0004) let several bot instances share one PostgreSQL database. The
+# instance processing a mail, or sending a reply, writes its token and a time limit into
+# claimed_by / claimed_until; every change of a claim is a conditional UPDATE whose row
+# count says whether this instance won it, so two instances never both do. The columns
+# are not mapped on the models: these lightweight tables name them. docs/ROBUSTNESS.md.
+
+from dataclasses import dataclass  # noqa: E402 - this section only appends
+
+from sqlalchemy import Integer, String, column, table, text, update  # noqa: E402
+
+from intake.storage.models import UTCDateTime  # noqa: E402
+
+ADVISORY_NAMESPACE = 0x4B55  # "KU": the first key of every advisory lock the bot takes on PostgreSQL
+PROCESSING_LOCK = 0  # second key of the lock that serialises the decision transactions
+
+_message_claims = table(
+    "messages", column("id", Integer), column("status", String), column("claimed_by", String),
+    column("claimed_until", UTCDateTime()),
+)
+_reply_claims = table(
+    "replies", column("id", Integer), column("status", String), column("claimed_by", String),
+    column("claimed_until", UTCDateTime()), column("attempts", Integer),
+    column("next_attempt_at", UTCDateTime()), column("sent_at", UTCDateTime()), column("last_error", String),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who holds a mail or a reply (an instance's token), and until when; None: nobody."""
+
+    pk: int
+    owner: str | None
+    until: datetime | None
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def live_instance_keys(session: Session) -> frozenset[int] | None:
+    """The keys of the instances alive now: each holds a session advisory lock on PostgreSQL,
+    released by the server the moment its connection ends (a crash, a kill). None: the
+    database cannot tell (SQLite)."""
+    if not is_postgresql(session):
+        return None
+    rows = session.execute(text(
+        "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        f"AND classid = {ADVISORY_NAMESPACE} AND objsubid = 2 AND objid <> {PROCESSING_LOCK}"
+    )).scalars()
+    return frozenset(int(key) for key in rows)
+
+
+def serialize_processing(session: Session) -> None:
+    """Make the decision transactions of all instances run one at a time (PostgreSQL; SQLite
+    writers are serialised anyway). The lock is the transaction's and ends with it."""
+    if is_postgresql(session):
+        session.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_NAMESPACE}, {PROCESSING_LOCK})"))
+
+
+def _claims(session: Session, claims: Any, status: str) -> list[Claim]:
+    rows = session.execute(
+        select(claims.c.id, claims.c.claimed_by, claims.c.claimed_until)
+        .where(claims.c.status == status).order_by(claims.c.id)
+    )
+    return [Claim(pk, owner, until) for pk, owner, until in rows]
+
+
+def pending_claims(session: Session) -> list[Claim]:
+    """Every mail stored and not yet processed, oldest first, with its claim (never the raw bytes)."""
+    return _claims(session, _message_claims, "stored")
+
+
+def message_claim(session: Session, pk: int) -> Claim:
+    pk_, owner, until = session.execute(
+        select(_message_claims.c.id, _message_claims.c.claimed_by, _message_claims.c.claimed_until)
+        .where(_message_claims.c.id == pk)
+    ).one()
+    return Claim(pk_, owner, until)
+
+
+def _same(col: Any, value: Any) -> Any:
+    return col.is_(None) if value is None else col == value
+
+
+def take_message(session: Session, seen: Claim, owner: str, until: datetime) -> bool:
+    """Compare-and-set: claim a stored mail for `owner` if its claim is still the one `seen`."""
+    result = session.execute(
+        update(_message_claims)
+        .where(_message_claims.c.id == seen.pk, _message_claims.c.status == "stored",
+               _same(_message_claims.c.claimed_by, seen.owner),
+               _same(_message_claims.c.claimed_until, seen.until))
+        .values(claimed_by=owner, claimed_until=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_message_claim(session: Session, pk: int, owner: str | None, until: datetime | None) -> None:
+    session.execute(update(_message_claims).where(_message_claims.c.id == pk)
+                    .values(claimed_by=owner, claimed_until=until))
+
+
+def hold_message(session: Session, pk: int, owner: str, until: datetime) -> bool:
+    """The guard of a processing transaction: the mail is still stored and claimed by `owner`.
+    The UPDATE keeps the row locked until the transaction ends, so of two instances that both
+    believe they hold it, the second waits and then finds it processed."""
+    result = session.execute(
+        update(_message_claims)
+        .where(_message_claims.c.id == pk, _message_claims.c.status == "stored",
+               _message_claims.c.claimed_by == owner)
+        .values(claimed_until=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew_message_claims(session: Session, owner: str, until: datetime) -> int:
+    result = session.execute(
+        update(_message_claims)
+        .where(_message_claims.c.status == "stored", _message_claims.c.claimed_by == owner)
+        .values(claimed_until=until)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release_message_claims(session: Session) -> int:
+    """Give up every claim on a stored mail (SQLite at start-up: one bot at a time there)."""
+    result = session.execute(
+        update(_message_claims)
+        .where(_message_claims.c.status == "stored", _message_claims.c.claimed_by.is_not(None))
+        .values(claimed_by=None, claimed_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def processed_twin(session: Session, message: MessageRow) -> MessageRow | None:
+    """Another mail with this Message-ID (other bytes) already processed: two instances stored
+    both at once, so neither was marked a duplicate when it was stored."""
+    return session.scalar(
+        select(MessageRow).where(
+            MessageRow.message_id == message.message_id, MessageRow.id != message.id,
+            MessageRow.duplicate_of_pk.is_(None), MessageRow.status.in_(("processed", "failed")),
+        ).order_by(MessageRow.id).limit(1)
+    )
+
+
+def has_sighting(session: Session, mail: RawMail) -> bool:
+    return session.scalar(select(func.count(SightingRow.id)).where(
+        SightingRow.source == mail.ref.source, SightingRow.validity == mail.ref.validity,
+        SightingRow.key == mail.ref.key)) != 0
+
+
+def take_reply(session: Session, pk: int, owner: str, now: datetime, until: datetime) -> bool:
+    """queued -> sending, for `owner` alone: the UPDATE's condition lets one instance win."""
+    result = session.execute(
+        update(_reply_claims)
+        .where(_reply_claims.c.id == pk, _reply_claims.c.status == "queued",
+               _reply_claims.c.next_attempt_at <= now)
+        .values(status="sending", attempts=_reply_claims.c.attempts + 1,
+                claimed_by=owner, claimed_until=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_reply(session: Session, pk: int, owner: str, **values: Any) -> bool:
+    """Record how `owner`'s send ended (sent, queued again, failed, uncertain), if it still holds
+    the reply: `sending`, or `uncertain` when another instance wrongly took it for dead."""
+    result = session.execute(
+        update(_reply_claims)
+        .where(_reply_claims.c.id == pk, _reply_claims.c.claimed_by == owner,
+               _reply_claims.c.status.in_(("sending", "uncertain")))
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def sending_claims(session: Session) -> list[Claim]:
+    """Every reply in `sending`, with the claim of the instance sending it."""
+    return _claims(session, _reply_claims, "sending")
+
+
+def give_up_send(session: Session, seen: Claim, status: str, reason: str) -> bool:
+    """Compare-and-set a reply still `sending` under the claim `seen` to `status` (uncertain, queued)."""
+    result = session.execute(
+        update(_reply_claims)
+        .where(_reply_claims.c.id == seen.pk, _reply_claims.c.status == "sending",
+               _same(_reply_claims.c.claimed_by, seen.owner))
+        .values(status=status, last_error=reason)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
