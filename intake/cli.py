@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from importlib import resources
@@ -19,7 +20,7 @@ from intake import __version__
 from intake.config import Settings, parse_settings
 from intake.daemon import Daemon
 from intake.domain import ImportReport, Mailer, MailSource
-from intake.errors import ConfigError, IntakeError
+from intake.errors import ConfigError, IntakeError, StorageUnavailable
 from intake.mailbox.graph import GraphSource
 from intake.mailbox.imap import ImapSource
 from intake.mailbox.maildir import MaildirSource
@@ -45,6 +46,8 @@ from intake.storage.store import queued_replies
 log = logging.getLogger("intake")
 DEFAULT_CONFIG = "config/intake.toml"
 CRASHPOINT_VARIABLE = "INTAKE_TEST_CRASHPOINT"  # fault injection for the crash-safety tests
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+MAX_START_DELAY = 300.0  # seconds between attempts to reach the database at start-up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +283,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    ctx = make_context(settings)
+    ctx = _context_when_reachable(settings)
+    if ctx is None:  # stopped while the database was away
+        return 0
     daemon = Daemon(ctx, make_source(settings), mailer_opener(settings),
                     wait_seconds=poll_interval(settings))
     daemon.install_signal_handlers()
@@ -295,6 +300,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         if server is not None:
             server.close()
     return 0
+
+
+def _context_when_reachable(settings: Settings) -> Context | None:
+    """The daemon's context once the database answers: while it is away at start-up, wait and
+    retry (1, 2, 4 ... 300 s) instead of exiting; None if SIGTERM or SIGINT came meanwhile."""
+    stop = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in STOP_SIGNALS}
+    delay = 1.0
+    try:
+        while True:
+            try:
+                return make_context(settings)
+            except StorageUnavailable as exc:
+                log.warning("%s; retrying in %.0f s", exc, delay)
+            if stop.wait(delay):
+                log.info("stopped before the database answered")
+                return None
+            delay = min(delay * 2, MAX_START_DELAY)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import threading
 import time
 from pathlib import Path
@@ -207,3 +208,37 @@ def _attempts(url: str) -> int:
             return int(connection.execute(text("SELECT COALESCE(MIN(attempts), 0) FROM replies")).scalar_one())
     finally:
         engine.dispose()
+
+
+def test_database_away_at_start_up_the_daemon_waits_for_it(
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str
+) -> None:
+    """`intake run` started while its database is unreachable waits and retries instead of exiting;
+    once the database answers it works as usual (that half needs PostgreSQL); SIGTERM meanwhile
+    stops it at once, exit 0."""
+    real = make_url(os.environ.get(TEST_DATABASE_VARIABLE) or "postgresql://postgres@127.0.0.1:5432/test")
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    proxy.cut()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, proxied)
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(bot, log)
+    try:
+        wait_until(lambda: "retrying in" in log.read_text(), timeout=STARTED)
+        time.sleep(2)
+        assert daemon.poll() is None, log.read_text()  # still waiting, not exited
+        assert proxy.refused > 0
+        if os.environ.get(TEST_DATABASE_VARIABLE):
+            proxy.restore()
+            wait_until(lambda: watching(log), timeout=STARTED)
+            bot.import_register()
+            mails = backlog(3, seed=9).mails
+            append_all(dovecot, mails)
+            smtp_server.wait_for(3, timeout=60)
+        stopping = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, log.read_text()
+        assert time.monotonic() - stopping < 10
+    finally:
+        stop_daemon(daemon)
+        proxy.close()
