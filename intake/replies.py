@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
-from email import policy
+from email import errors, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
@@ -93,6 +93,15 @@ def reply_recipient(original: ParsedMail) -> tuple[str, str]:
     if "@" in original.from_addr:
         return original.from_name, original.from_addr
     return "", ""
+
+
+def addressable(address: str) -> bool:
+    """Whether a reply can be addressed to `address` (an ASCII address the email package accepts)."""
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, TypeError, errors.MessageError):
+        return False
+    return parsed.addr_spec.isascii()
 
 
 def _domain(*addresses: str) -> str:

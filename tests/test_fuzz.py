@@ -47,6 +47,9 @@ from intake.storage.models import ReviewItemRow
 from tests.bot import REGISTER_CSV, protocol_mail
 from tests.cfb import build_ole
 
+# Pillow warns about the damaged EXIF and truncated images the fuzzing makes on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL")
+
 T = TypeVar("T")
 HARD_LIMIT = 30  # seconds: an example still running then is a hang
 MAIL_DEADLINE = timedelta(seconds=10)  # per example; generous, the CI machine may be busy

@@ -91,3 +91,19 @@ def test_an_unverified_sender_is_not_answered_but_reaches_a_coordinator(tmp_path
         reasons = [row.reason for row in db.scalars(select(ReviewItemRow).where(
             ReviewItemRow.message_pk == forged.id))]
         assert any("Inget automatiskt svar" in reason for reason in reasons)
+
+
+def test_a_sender_whose_address_is_not_ascii_goes_to_a_coordinator(tmp_path: Path, database_url: str) -> None:
+    """Python's email package can't write "åsa@stockholm.se" in a To: header (SMTPUTF8): the mail is
+    decided and recorded all the same, and a coordinator answers by hand."""
+    desk = make_desk(tmp_path, database_url, mails=False)
+    text = protocol_text("Socialnämnden", date(2017, 6, 13), 9, [("Förstärkningsteamet", "Socialtjänst")], 2017)
+    desk.deliver(mail("Åsa <åsa@stockholm.se>", "Protokollsutdrag", "Hej", datetime(2017, 6, 19, 10, tzinfo=STOCKHOLM),
+                      [("Protokollsutdrag.pdf", pdf_from_text(text), "application/pdf")]).raw)
+    desk.poll()
+    with desk.ctx.sessions.begin() as db:
+        message = db.scalars(select(MessageRow)).one()
+        assert message.status == "processed" and message.outcome is not None  # decided, not failed
+        assert db.scalars(select(ReplyRow)).all() == []
+        reasons = [row.reason for row in db.scalars(select(ReviewItemRow))]
+        assert any("utanför ASCII" in reason for reason in reasons)

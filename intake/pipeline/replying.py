@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from intake.domain import Decision, ParsedMail, Unit, UnitState
 from intake.pipeline.context import Context
-from intake.replies import reply_recipient
+from intake.replies import addressable, reply_recipient
 from intake.senders import may_auto_reply
 from intake.storage import store
 from intake.storage.models import MessageRow, ReplyRow
@@ -23,6 +23,14 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
     recipient = reply_recipient(mail)[1]
     if not recipient:
         store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
+        return None
+    if not addressable(recipient):
+        # e.g. RFC 6531 (SMTPUTF8) addresses ("åsa@…"), raw or as an encoded word: Python's email
+        # package can't write them in a header, so a coordinator answers by hand
+        store.open_review(session, message, f"Avsändarens adress {recipient} har tecken utanför ASCII och "
+                                            "kan inte besvaras automatiskt. Svara för hand.")
+        store.audit(session, ctx.actor, "reply_refused", f"message:{message.message_id}", to=recipient,
+                    reason="non-ascii address")
         return None
     security = ctx.settings.security
     verdict = may_auto_reply(mail, recipient, security.reply_policy, security.authserv_id,
