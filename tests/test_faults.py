@@ -242,3 +242,43 @@ def test_database_away_at_start_up_the_daemon_waits_for_it(
     finally:
         stop_daemon(daemon)
         proxy.close()
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys, time
+from intake.pipeline.analysis import end_with_parent
+
+def worker():
+    end_with_parent()
+    time.sleep(120)
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=worker)
+    child.start()
+    print(child.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_reading_workers_end_when_the_bot_is_killed(tmp_path: Path) -> None:
+    """A SIGKILL of the bot (or the OOM killer) must not leave its reading workers behind."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    time.sleep(1.0)  # the worker has called end_with_parent
+    parent.kill()
+    parent.wait(timeout=10)
+
+    def gone() -> bool:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z"  # a zombie awaiting init
+
+    wait_until(gone, timeout=10)

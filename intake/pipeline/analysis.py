@@ -8,9 +8,11 @@ analysed. Results come back in the order the mails were given.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -40,6 +42,21 @@ class Analysis:
     candidates: tuple[Attachment, ...] = ()  # attachments that could be a protokollsutdrag
     documents: tuple[DocumentText, ...] = ()  # one per candidate, same order
     understandings: tuple[Understanding, ...] = ()  # one per readable document
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def end_with_parent() -> None:
+    """In a worker: be sent SIGTERM when the bot dies, even by SIGKILL or the OOM killer, instead
+    of waiting for work forever as an orphan. Linux only; elsewhere nothing happens."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux, or no prctl
+        return
+    if os.getppid() == 1:  # the parent died before the call: nobody will be told
+        os._exit(0)
 
 
 def analyse(raw: bytes, own_addresses: frozenset[str]) -> Analysis:
@@ -84,7 +101,7 @@ def analyse_all(
         return
     # spawn, not fork: a forked child would share the parent's database connections.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=end_with_parent)
     try:
         queue: deque[tuple[int, Future[Analysis]]] = deque()
         upcoming = iter(pks)
