@@ -1,6 +1,13 @@
-"""Swedish words about units that more than one stage needs (folded: lower case, no diacritics)."""
+"""Swedish words about units that more than one stage needs."""
 
 from __future__ import annotations
+
+# The units' states as coordinators read them (the web desk, the register export).
+STATE_LABELS = {
+    "awaiting_protocol": "Väntar på protokoll",
+    "confirmed": "Bekräftad",
+    "needs_review": "Granskas",
+}
 
 # A word ending like this names a unit by itself ("Förstärkningsteamet", "Korttidshemmet",
 # "Socialjouren", "Kundcenter", "Förvaltningsområde").

@@ -351,7 +351,7 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
         deciding |= found.committee_boards
     with session.no_autoflush:
         confirmed = store.confirmed_unit_ids(session, ctx.settings.award.year)
-        late = _is_late(ctx, message.received_at) and not store.late_accepted(session, message)
+        late = is_late(ctx, message.received_at) and not store.late_accepted(session, message)
     return Evidence(
         award_year=ctx.settings.award.year, register=register.units, parse_error=analysis.parse_error,
         automatic=analysis.automatic, candidates=len(analysis.candidates), documents=analysis.documents,
@@ -364,7 +364,8 @@ def _evidence(ctx: Context, session: Session, message: MessageRow, register: Reg
     )
 
 
-def _is_late(ctx: Context, received_at: datetime) -> bool:
+def is_late(ctx: Context, received_at: datetime) -> bool:
+    """Whether a mail arrived after the deadline day, in the award's time zone."""
     award = ctx.settings.award
     return received_at.astimezone(award.tz).date() > award.protocol_deadline
 

@@ -50,7 +50,7 @@ from intake.errors import MailParseError
 from intake.matching import CANDIDATE_FLOOR, CONTEXT_PENALTY, build_index, name_forms, pair_score
 from intake.parsing import parse_mail
 from intake.pipeline.context import Context
-from intake.pipeline.process import reprocess
+from intake.pipeline.process import is_late, reprocess
 from intake.pipeline.replying import queue_reply
 from intake.register import canonical_class, synthesise_unit_id
 from intake.replies import ANSWERED_OUTCOMES, MAIL_POLICY, reply_recipient
@@ -171,7 +171,7 @@ def mark_not_protocol(ctx: Context, message_id: MessageRef, actor: str, *, reply
         _close(ctx, session, message, actor, "not_protocol")
         released = _release_units(session, message, actor)
         message.matches.clear()
-        missing = [Missing.NOT_PROTOCOL] + ([Missing.LATE] if _is_late(ctx, message.received_at) else [])
+        missing = [Missing.NOT_PROTOCOL] + ([Missing.LATE] if is_late(ctx, message.received_at) else [])
         filename = _document_name(message)
         reason = (f"En samordnare har bedömt att {filename} inte är ett protokollsutdrag." if filename else
                   "En samordnare har bedömt att mejlet inte innehåller något protokollsutdrag.")
@@ -596,11 +596,6 @@ def _close(ctx: Context, session: Session, message: MessageRow, actor: str, reso
 def _as(ctx: Context, actor: str) -> Context:
     """The context with the coordinator as actor, so what the pipeline audits names them."""
     return Context(ctx.settings, ctx.sessions, ctx.renderer, ctx.clock, ctx.crashpoint, actor)
-
-
-def _is_late(ctx: Context, received_at: datetime) -> bool:
-    award = ctx.settings.award
-    return received_at.astimezone(award.tz).date() > award.protocol_deadline
 
 
 def _release_units(session: Session, message: MessageRow, actor: str) -> list[str]:

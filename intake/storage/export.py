@@ -23,13 +23,8 @@ from sqlalchemy.orm import Session
 from intake.errors import RegisterFileError
 from intake.register import COLUMNS
 from intake.storage import store
+from intake.vocabulary import STATE_LABELS
 
-# The states in Swedish, as the web desk shows them (intake.web.labels.STATES says the same).
-STATE_LABELS = {
-    "awaiting_protocol": "Väntar på protokoll",
-    "confirmed": "Bekräftad",
-    "needs_review": "Granskas",
-}
 STATUS_HEADERS = ("Status", "Sammanträdesdatum", "Paragraf", "Protokoll mottaget", "Message-ID")
 HEADERS = tuple(swedish for swedish, _ in COLUMNS.values()) + STATUS_HEADERS
 FORMATS = {".xlsx": "xlsx", ".csv": "csv"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from intake.vocabulary import STATE_LABELS
+
 OUTCOMES = {
     "confirmed": "Bekräftat",
     "incomplete": "Ofullständigt",
@@ -9,11 +11,7 @@ OUTCOMES = {
     "ignored": "Ignorerat",
     None: "Ej behandlat",
 }
-STATES = {
-    "awaiting_protocol": "Väntar på protokoll",
-    "confirmed": "Bekräftad",
-    "needs_review": "Granskas",
-}
+STATES = STATE_LABELS
 MISSING = {
     "no_attachment": "Bilaga saknas",
     "unreadable_attachment": "Bilagan gick inte att läsa",
