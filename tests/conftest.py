@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
 
-from intake.storage.database import make_engine
-from intake.storage.models import Base
 from tests.bot import Bot
 
 if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must come first (assertion rewriting)
@@ -19,22 +16,19 @@ if TYPE_CHECKING:  # imported at run time by pytest_plugins, which must come fir
     from tests.dovecot import Dovecot
     from tests.smtpserver import SmtpTestServer
 
-pytest_plugins = ["tests.dovecot", "tests.smtpserver"]
-TEST_DATABASE_VARIABLE = "INTAKE_TEST_DATABASE_URL"
+pytest_plugins = ["tests.dovecot", "tests.smtpserver", "tests.postgres"]
 
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """SQLite in a temporary folder, or the PostgreSQL named by INTAKE_TEST_DATABASE_URL, emptied."""
+    from tests.postgres import TEST_DATABASE_VARIABLE, empty
+
     url = os.environ.get(TEST_DATABASE_VARIABLE)
     if not url:
         yield f"sqlite:///{tmp_path / 'intake.db'}"
         return
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
+    empty(url)
     yield url
 
 

@@ -405,11 +405,9 @@ def test_image_starts_healthy_as_its_own_user_and_answers_a_mail(image: str) -> 
         assert [m["outcome"] for m in exec_json(name, "intake", "messages", "--json")] == ["confirmed"]
 
 
-def test_image_migrates_postgresql_and_adds_a_coordinator(image: str, database_url: str) -> None:
-    """With INTAKE_DATABASE_URL at PostgreSQL (INTAKE_TEST_DATABASE_URL), as compose runs it."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("no PostgreSQL for the image: set INTAKE_TEST_DATABASE_URL")
-    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+def test_image_migrates_postgresql_and_adds_a_coordinator(image: str, postgresql_url: str) -> None:
+    """With INTAKE_DATABASE_URL at PostgreSQL (the session's own server), as compose runs it."""
+    url = postgresql_url.replace("postgresql://", "postgresql+psycopg://", 1)
     one_off = ["run", "--rm", "--interactive", *run_options(), "--network", "host", "--read-only",
                *environment(SEASON), *environment(LOCAL_MAIL), "--env", f"INTAKE_DATABASE_URL={url}",
                "--env", "INTAKE_SOURCE_MAILDIR=/tmp/maildir", image]

@@ -20,7 +20,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -28,7 +27,6 @@ from sqlalchemy.engine import make_url
 from intake.samples import SampleMail
 from intake.storage.database import make_engine
 from tests.bot import Bot, wait_until
-from tests.conftest import TEST_DATABASE_VARIABLE
 from tests.dovecot import Dovecot
 from tests.robustness import (
     TcpProxy,
@@ -63,8 +61,10 @@ def watching(log: Path, after: int = 0) -> bool:
 
 
 def test_sigkill_at_random_moments_every_mail_is_answered_exactly_once(
-    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, each_database_url: str
 ) -> None:
+    """Runs on SQLite and on PostgreSQL."""
+    database_url = each_database_url
     bot = make_bot(tmp_path, dovecot, smtp_server, database_url)
     mails = backlog(BACKLOG)
     append_all(dovecot, mails.mails)
@@ -156,12 +156,11 @@ def test_smtp_server_down_replies_wait_in_the_outbox(
     assert check_exactly_once(database_state(database_url), set(_ids(mails)), smtp_server.messages) == 0
 
 
-@pytest.mark.skipif(not os.environ.get(TEST_DATABASE_VARIABLE),
-                    reason=f"needs PostgreSQL ({TEST_DATABASE_VARIABLE}): SQLite is a file in the bot's "
-                           "own process, there is no database server to lose")
 def test_database_unreachable_the_daemon_waits_and_loses_nothing(
-    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, postgresql_url: str
 ) -> None:
+    """PostgreSQL only: SQLite is a file in the bot's own process, there is no server to lose."""
+    database_url = postgresql_url
     url = make_url(database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -211,12 +210,11 @@ def _attempts(url: str) -> int:
 
 
 def test_database_away_at_start_up_the_daemon_waits_for_it(
-    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, postgresql_url: str
 ) -> None:
     """`intake run` started while its database is unreachable waits and retries instead of exiting;
-    once the database answers it works as usual (that half needs PostgreSQL); SIGTERM meanwhile
-    stops it at once, exit 0."""
-    real = make_url(os.environ.get(TEST_DATABASE_VARIABLE) or "postgresql://postgres@127.0.0.1:5432/test")
+    once the database answers it works as usual; SIGTERM then stops it at once, exit 0."""
+    real = make_url(postgresql_url)
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
     proxy.cut()
     proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -228,13 +226,12 @@ def test_database_away_at_start_up_the_daemon_waits_for_it(
         time.sleep(2)
         assert daemon.poll() is None, log.read_text()  # still waiting, not exited
         assert proxy.refused > 0
-        if os.environ.get(TEST_DATABASE_VARIABLE):
-            proxy.restore()
-            wait_until(lambda: watching(log), timeout=STARTED)
-            bot.import_register()
-            mails = backlog(3, seed=9).mails
-            append_all(dovecot, mails)
-            smtp_server.wait_for(3, timeout=60)
+        proxy.restore()
+        wait_until(lambda: watching(log), timeout=STARTED)
+        bot.import_register()
+        mails = backlog(3, seed=9).mails
+        append_all(dovecot, mails)
+        smtp_server.wait_for(3, timeout=60)
         stopping = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0, log.read_text()

@@ -1,14 +1,13 @@
 """More than one instance on one mailbox and one database never processes or answers a mail twice.
 
-Two real `intake run` daemons on one Dovecot mailbox and one PostgreSQL (needs
-INTAKE_TEST_DATABASE_URL); and, on whichever database the tests use, two instances in
+Two real `intake run` daemons on one Dovecot mailbox and one PostgreSQL (the test
+session's own server, tests/postgres.py); and, on SQLite and on PostgreSQL, two instances in
 one process (two engines, two threads) racing on the same mails and replies, with the
 races the daemons only sometimes meet forced here. docs/ROBUSTNESS.md has the design.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -38,7 +37,6 @@ from intake.storage import store
 from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.models import AuditRow, MessageRow, ReplyRow, SightingRow
 from tests.bot import REGISTER_CSV, Bot, wait_until
-from tests.conftest import TEST_DATABASE_VARIABLE
 from tests.dovecot import Dovecot
 from tests.robustness import (
     append_all,
@@ -51,10 +49,6 @@ from tests.robustness import (
 )
 from tests.smtpserver import SmtpTestServer
 
-POSTGRESQL = bool(os.environ.get(TEST_DATABASE_VARIABLE))
-needs_postgresql = pytest.mark.skipif(
-    not POSTGRESQL, reason=f"several instances need PostgreSQL: set {TEST_DATABASE_VARIABLE} "
-                           "(SQLite runs one bot at a time)")
 CONFIG = """
 [award]
 year = 2017
@@ -73,10 +67,11 @@ workers = 1
 # --- two daemons, real servers ---------------------------------------------------------
 
 
-@needs_postgresql
 def test_two_daemons_on_one_mailbox_answer_every_mail_exactly_once(
-    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, database_url: str
+    tmp_path: Path, dovecot: Dovecot, smtp_server: SmtpTestServer, postgresql_url: str
 ) -> None:
+    """Several daemons need PostgreSQL: SQLite is a file that one bot at a time works on."""
+    database_url = postgresql_url
     bot = Bot(tmp_path, dovecot.port, dovecot.user, dovecot.password, smtp_server.port, database_url,
               replies_per_hour=10_000)
     bot.import_register()
@@ -112,15 +107,26 @@ def make_context(url: str) -> Context:
     return Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()))
 
 
-@pytest.fixture
-def pair(database_url: str) -> Iterator[tuple[Context, Context]]:
+def two_instances(url: str) -> Iterator[tuple[Context, Context]]:
     """Two instances on one database: each its own engine, so its own identity."""
-    first, second = make_context(database_url), make_context(database_url)
+    first, second = make_context(url), make_context(url)
     import_register(first, "register.csv", REGISTER_CSV.encode(), actor="test")
     yield first, second
     for ctx in (first, second):
         claims.instance(ctx).close()
         ctx.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def pair(each_database_url: str) -> Iterator[tuple[Context, Context]]:
+    """Two instances, on SQLite and (a second run of the test) on PostgreSQL."""
+    yield from two_instances(each_database_url)
+
+
+@pytest.fixture
+def postgresql_pair(postgresql_url: str) -> Iterator[tuple[Context, Context]]:
+    """Two instances on PostgreSQL, for what only it has (advisory locks)."""
+    yield from two_instances(postgresql_url)
 
 
 def raw_mails(count: int, seed: int) -> list[RawMail]:
@@ -246,11 +252,10 @@ def test_two_copies_of_one_mail_stored_at_once_are_answered_once(pair: tuple[Con
         assert session.scalar(select(func.count(ReplyRow.id))) == 1
 
 
-@needs_postgresql
 def test_a_live_instance_s_send_is_left_alone_and_a_dead_one_s_becomes_uncertain(
-    pair: tuple[Context, Context],
+    postgresql_pair: tuple[Context, Context],
 ) -> None:
-    first, second = pair
+    first, second = postgresql_pair
     mails = raw_mails(2, seed=5)
     for mail in mails:
         store_raw(first, mail)
