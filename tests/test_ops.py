@@ -466,3 +466,44 @@ alert_after_failures = 3
     assert len(smtp_server.messages) == 4  # one alert and one recovery to each coordinator, never more
     with ctx.sessions.begin() as db:
         assert {row.status for row in db.scalars(select(ReplyRow).where(ReplyRow.kind == "alert"))} == {"sent"}
+
+
+def test_worker_processes_log_through_the_bot_redacted_and_as_json() -> None:
+    """Reading workers send their records to the bot's handlers: same JSON, same redaction, same
+    level, named by the worker's pid; nothing reaches a worker's own stderr."""
+    from email.message import EmailMessage
+
+    from intake.pipeline.analysis import analyse_all
+
+    def broken_zip_mail(number: int) -> bytes:
+        message = EmailMessage()
+        message["From"] = "registrator@stockholm.se"
+        message["Subject"] = f"Protokollsutdrag {number}"
+        message.set_content("Se bilaga.")
+        message.add_attachment(b"PK\x03\x04 not a zip at all", maintype="application", subtype="zip",
+                               filename=f"password=hemligt{number}.zip")
+        return message.as_bytes()
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    install([handler])
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        raws = {pk: broken_zip_mail(pk) for pk in range(1, 7)}
+        results = list(analyse_all(list(raws), raws.__getitem__, frozenset(), workers=2))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert [pk for pk, _ in results] == list(raws)
+    assert all(result is not None and not isinstance(result, BaseException) for _, result in results)
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    from_workers = [e for e in entries if "worker" in e]
+    assert len(from_workers) >= len(raws), entries  # one "not opened" record per mail at least
+    assert {e["logger"] for e in from_workers} == {"intake.reading.containers"}
+    assert all(e["level"] == "INFO" and isinstance(e["worker"], int) for e in from_workers)
+    assert "hemligt" not in stream.getvalue() and all(REDACTED in e["message"] for e in from_workers
+                                                        if "not opened" in e["message"])

@@ -4,12 +4,20 @@ pypdf (and OCR later) dominate the time per mail and need no database, so a batc
 of stored mails is analysed by a pool of worker processes while the main process
 does the database work, decides and renders replies for the mails already
 analysed. Results come back in the order the mails were given.
+
+The workers log nothing themselves: each sends its log records over a queue to the
+bot's process, where they pass through the bot's own loggers and handlers, so they get
+the same redaction, the same format (JSON when `ops.log_format = "json"`) and the same
+level as the rest, with a `worker` field naming the process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import ctypes
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import signal
@@ -18,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
 
 from intake.automail import automatic_reason
 from intake.domain import Attachment, DocumentText, ParsedMail, Understanding
@@ -57,6 +66,53 @@ def end_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before the call: nobody will be told
         os._exit(0)
+
+
+class _ToParent(logging.handlers.QueueHandler):
+    """A worker's handler: the record, made picklable, with its traceback as text, to the bot."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        prepared = copy.copy(record)
+        prepared.msg, prepared.args = record.getMessage(), None
+        if record.exc_info:
+            prepared.exc_text = logging.Formatter().formatException(record.exc_info)
+        prepared.exc_info = None
+        prepared.worker = os.getpid()
+        return prepared
+
+
+class _FromWorkers(logging.Handler):
+    """The bot's side: hand each worker's record to the bot's logger of the same name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+def start_worker(records: Queue[logging.LogRecord] | None, level: int) -> None:
+    """A worker's initializer: end with the bot, and log through it."""
+    end_with_parent()
+    if records is not None:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        root.addHandler(_ToParent(records))
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def worker_logs(context: multiprocessing.context.SpawnContext) -> Iterator[Queue[logging.LogRecord]]:
+    """A queue for the workers' log records, and a thread that logs them in this process."""
+    records: Queue[logging.LogRecord] = context.Queue()
+    listener = logging.handlers.QueueListener(records, _FromWorkers())
+    listener.start()
+    try:
+        yield records
+    finally:
+        listener.stop()  # logs what is still queued, then ends the thread
+        records.close()
+        records.join_thread()
 
 
 def analyse(raw: bytes, own_addresses: frozenset[str]) -> Analysis:
@@ -101,7 +157,21 @@ def analyse_all(
         return
     # spawn, not fork: a forked child would share the parent's database connections.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=end_with_parent)
+    with worker_logs(context) as records:
+        yield from _analyse_in_pool(pks, load_raw, own_addresses, workers, context, records)
+
+
+def _analyse_in_pool(
+    pks: Sequence[int],
+    load_raw: Callable[[int], bytes],
+    own_addresses: frozenset[str],
+    workers: int,
+    context: multiprocessing.context.SpawnContext,
+    records: Queue[logging.LogRecord],
+) -> Iterator[tuple[int, Analysis | BaseException]]:
+    level = logging.getLogger().getEffectiveLevel()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker,
+                               initargs=(records, level))
     try:
         queue: deque[tuple[int, Future[Analysis]]] = deque()
         upcoming = iter(pks)
