@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,7 @@ class Context:
     clock: Callable[[], datetime] = utcnow
     crashpoint: Callable[[str], None] = no_crash
     actor: str = "bot"
+    cache: dict[str, Any] = field(default_factory=dict)  # what a step may keep between rounds
 
 
 @dataclass(frozen=True, slots=True)

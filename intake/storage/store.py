@@ -88,6 +88,24 @@ def _unit_values(unit: Unit) -> dict[str, Any]:
     return {key: getattr(unit, key) for key in UNIT_FIELDS}
 
 
+UNIT_COLUMNS = (UnitRow.unit_id, UnitRow.year, UnitRow.name, UnitRow.award_class, UnitRow.administration,
+                UnitRow.board, UnitRow.operator, UnitRow.contact_email)
+
+
+def register_units(session: Session, year: int) -> tuple[Unit, ...]:
+    """The year's units as the register file gives them, in `unit_rows` order: only the columns a
+    Unit has, no ORM objects (the processing loads them every round)."""
+    query = select(*UNIT_COLUMNS).where(UnitRow.year == year).order_by(UnitRow.board, UnitRow.name)
+    return tuple(Unit(*row) for row in session.execute(query))
+
+
+def alias_pairs(session: Session, year: int) -> tuple[tuple[str, str], ...]:
+    """(alias, unit_id) of the year's confirmed spellings, in `aliases` order."""
+    query = (select(AliasRow.alias, UnitRow.unit_id).join(UnitRow, AliasRow.unit_pk == UnitRow.id)
+             .where(UnitRow.year == year).order_by(UnitRow.name, AliasRow.alias))
+    return tuple((alias, unit_id) for alias, unit_id in session.execute(query))
+
+
 def unit_rows(session: Session, year: int | None = None) -> Sequence[UnitRow]:
     query = select(UnitRow).order_by(UnitRow.year, UnitRow.board, UnitRow.name)
     if year is not None:
