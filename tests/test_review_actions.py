@@ -12,7 +12,9 @@ from email import policy
 import pytest
 from sqlalchemy import select
 
-from intake.domain import Unit
+from intake.domain import MailboxRef, RawMail, Unit
+from intake.pipeline import process
+from intake.pipeline.ingest import store_raw
 from intake.pipeline.review import (
     ReviewError,
     accept_late,
@@ -26,11 +28,11 @@ from intake.pipeline.review import (
     review_item,
     search_units,
     send_manual_reply,
-    unknown_mentions,
 )
 from intake.storage import store
 from intake.storage.models import AliasRow, AuditRow, MessageRow, ReplyRow, ReviewItemRow, UnitRow
 from intake.storage.reports import messages_report, status_report
+from tests.bot import protocol_mail
 from tests.desk import Desk
 
 ACTOR = "web:samordnare"
@@ -307,10 +309,25 @@ def test_highlight_cuts_overlapping_spans() -> None:
     assert highlight("", []) == []
 
 
-def test_unknown_mentions_come_from_the_reasons() -> None:
-    reasons = ["”Solgläntan” finns inte bland de anmälda enheterna för 2017.", "Något annat.",
-               "”Solgläntan” finns inte bland de anmälda enheterna för 2017."]
-    assert unknown_mentions(reasons) == ["Solgläntan"]
+def test_the_names_no_unit_matched_are_kept_with_the_decision_and_offered(desk: Desk) -> None:
+    sample = protocol_mail(units=("Förstärkningsteamet", "Korttidsboendet Gläntan"))
+    store_raw(desk.ctx, RawMail(MailboxRef("maildir:test", "1", "900"), sample.raw, sample.received_at))
+    with desk.ctx.sessions.begin() as db:
+        pk = db.scalars(select(MessageRow.id).order_by(MessageRow.id.desc())).first()
+    assert pk is not None
+    process.process_message(desk.ctx, pk)
+    with desk.ctx.sessions.begin() as db:
+        row = db.get_one(MessageRow, pk)
+        assert row.unknown_mentions == ["Korttidsboendet Gläntan"]
+        assert "unknown_unit" in row.missing
+    detail = review_item(desk.ctx, pk)
+    assert "Korttidsboendet Gläntan" in [mention.mention for mention in detail.mentions]
+    draft = reply_draft(desk.ctx, pk)
+    assert draft is not None and "Korttidsboendet Gläntan" in draft.text
+
+    mark_not_protocol(desk.ctx, pk, ACTOR, item_id=detail.item_id, reply=False)
+    with desk.ctx.sessions.begin() as db:
+        assert db.get_one(MessageRow, pk).unknown_mentions == []
 
 
 def test_the_command_line_names_a_mail_by_its_message_id(desk: Desk) -> None:

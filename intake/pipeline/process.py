@@ -408,6 +408,7 @@ def _record(ctx: Context, session: Session, message: MessageRow, decision: Decis
     message.outcome = decision.outcome
     message.missing = [str(code) for code in decision.missing]
     message.reasons = list(decision.reasons)
+    message.unknown_mentions = list(decision.unknown_mentions)
     message.status = "processed"
     message.processed_at = ctx.clock()
     if decision.outcome is Outcome.IGNORED:

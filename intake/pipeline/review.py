@@ -65,8 +65,6 @@ SEARCH_LIMIT = 20
 SEARCH_FLOOR = 55.0  # a search hit below this score is not shown
 OPERATORS = ("kommunal", "enskild")
 MAX_REPLY_CHARS = 20_000
-# decisions.unknown_units writes each unknown name into a reason in this form
-UNKNOWN_REASON = re.compile(r"^”(?P<mention>.+?)” finns inte bland de anmälda enheterna")
 MISSING_CODES = frozenset(code.value for code in Missing)
 EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+")
 # fields shown to the coordinator, in this order; evidence of the others (diarienummer) is kept too
@@ -178,6 +176,7 @@ def mark_not_protocol(ctx: Context, message_id: MessageRef, actor: str, *, reply
         message.outcome = Outcome.INCOMPLETE
         message.missing = [str(code) for code in missing]
         message.reasons = [reason]
+        message.unknown_mentions = []
         message.status = "processed"
         message.processed_at = ctx.clock()
         if message.submission is None:
@@ -500,7 +499,7 @@ def review_item(ctx: Context, message_id: MessageRef) -> ItemDetail:
         matches = tuple(MatchView(m.unit.unit_id, m.unit.name, m.unit.board, m.unit.award_class, m.unit.state,
                                   m.mention, round(m.score, 1), m.sure) for m in message.matches)
         unsettled: list[tuple[str, str | None]] = [(m.mention, m.unit_id) for m in matches if not m.sure]
-        unsettled += [(name, None) for name in unknown_mentions(message.reasons or [])]
+        unsettled += [(name, None) for name in message.unknown_mentions or []]
         guesses: dict[str, str | None] = {}
         for name, guess in unsettled:
             guesses.setdefault(name, guess)
@@ -532,12 +531,6 @@ def review_item(ctx: Context, message_id: MessageRef) -> ItemDetail:
             draft=draft, new_unit=_new_unit_form(units, mentions, committee, named),
             boards=tuple(dict.fromkeys(sorted(row.board for row in units))), item_id=first_open,
         )
-
-
-def unknown_mentions(reasons: Iterable[str]) -> list[str]:
-    """The names a decision found in no register unit (decisions.unknown_units gives them in its reasons)."""
-    found = (UNKNOWN_REASON.match(reason) for reason in reasons)
-    return list(dict.fromkeys(hit.group("mention") for hit in found if hit is not None))
 
 
 def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> list[Segment]:
@@ -723,7 +716,7 @@ def _compose(ctx: Context, session: Session, message: MessageRow,
                         reasons=tuple(message.reasons or []), document=document,
                         unit_state=UnitState.CONFIRMED if confirmed else None,
                         missing_units=tuple(row.unit_id for row in missing_units),
-                        unknown_mentions=tuple(unknown_mentions(message.reasons or [])))
+                        unknown_mentions=tuple(message.unknown_mentions or []))
     outgoing = ctx.renderer.compose_reply(
         original=mail, decision=decision, confirmed_units=[store.to_unit(row) for row in confirmed],
         unknown_mentions=list(decision.unknown_mentions),

@@ -106,10 +106,15 @@ class MessageRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     missing: Mapped[list[str]] = mapped_column(JSON, default=list)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # names the protokollsutdrag gave that no registered unit matched (NULL: decided before 0005)
+    unknown_mentions: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     automatic_reason: Mapped[str | None] = mapped_column(String(200))
     document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the instance processing it and until when (store's claim functions, docs/ROBUSTNESS.md)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the submission (case) this mail belongs to; None for ignored mail and before processing
     submission_pk: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
 
@@ -234,6 +239,9 @@ class ReplyRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the instance sending it and until when (store's claim functions, docs/ROBUSTNESS.md)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     message: Mapped[MessageRow | None] = relationship(back_populates="replies")
 

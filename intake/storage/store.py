@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from intake.domain import ImportReport, RawMail, Unit, UnitState
@@ -569,27 +570,15 @@ def sure_matches_of_unit(session: Session, unit: UnitRow, other_than: MessageRow
 # Claims (migration 0004) let several bot instances share one PostgreSQL database. The
 # instance processing a mail, or sending a reply, writes its token and a time limit into
 # claimed_by / claimed_until; every change of a claim is a conditional UPDATE whose row
-# count says whether this instance won it, so two instances never both do. The columns
-# are not mapped on the models: these lightweight tables name them. docs/ROBUSTNESS.md.
-
-from dataclasses import dataclass  # noqa: E402 - this section only appends
-
-from sqlalchemy import Integer, String, column, table, text, update  # noqa: E402
-
-from intake.storage.models import UTCDateTime  # noqa: E402
+# count says whether this instance won it, so two instances never both do. They are Core
+# statements on the tables, never the ORM's flush, so no loaded object's copy of a claim
+# is ever written back. docs/ROBUSTNESS.md.
 
 ADVISORY_NAMESPACE = 0x4B55  # "KU": the first key of every advisory lock the bot takes on PostgreSQL
 PROCESSING_LOCK = 0  # second key of the lock that serialises the decision transactions
 
-_message_claims = table(
-    "messages", column("id", Integer), column("status", String), column("claimed_by", String),
-    column("claimed_until", UTCDateTime()),
-)
-_reply_claims = table(
-    "replies", column("id", Integer), column("status", String), column("claimed_by", String),
-    column("claimed_until", UTCDateTime()), column("attempts", Integer),
-    column("next_attempt_at", UTCDateTime()), column("sent_at", UTCDateTime()), column("last_error", String),
-)
+_message_claims = cast(Table, MessageRow.__table__)  # a mapped class's table is a Table
+_reply_claims = cast(Table, ReplyRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
