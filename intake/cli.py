@@ -28,6 +28,7 @@ from intake.oauth import graph_scope, shared_provider
 from intake.ops import logging as ops_logging
 from intake.ops.check import run_checks
 from intake.outbox.files import FileMailer
+from intake.outbox.graph import GraphMailer
 from intake.outbox.smtp import SmtpMailer
 from intake.pipeline import (
     Context,
@@ -209,6 +210,11 @@ def mailer_opener(settings: Settings, dry_run: bool = False
             yield None  # nothing is sent; the replies stay queued
         elif settings.outbox.transport == "files":
             yield FileMailer(Path(settings.outbox.path))
+        elif settings.outbox.transport == "graph":
+            graph_token = shared_provider(settings.oauth).source(graph_scope(settings.graph.base_url))
+            sender = settings.graph.mailbox or settings.award.mailbox  # the mailbox GraphSource reads
+            with GraphMailer(settings.graph, sender, graph_token) as graph_mailer:
+                yield graph_mailer
         else:
             token = None
             if settings.smtp.auth == "xoauth2":

@@ -96,7 +96,7 @@ class GraphSettings:
 
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
-    transport: str = "smtp"  # smtp | files
+    transport: str = "smtp"  # smtp | files | graph (Microsoft Graph sendMail as graph.mailbox)
     path: str = "var/outbox"  # where the files transport writes .eml files
     replies_per_hour: int = 5  # per recipient address: the last guard against mail loops
     max_attempts: int = 10
@@ -329,7 +329,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[str, Any], Any], Any]]] = {
         "timeout": ("timeout", _positive, 60),
     },
     "outbox": {
-        "transport": ("transport", _choice("smtp", "files"), "smtp"),
+        "transport": ("transport", _choice("smtp", "files", "graph"), "smtp"),
         "path": ("path", _text, "var/outbox"),
         "replies_per_hour": ("replies_per_hour", _positive, 5),
         "max_attempts": ("max_attempts", _positive, 10),
@@ -435,6 +435,7 @@ def _check_oauth(settings: Settings) -> None:
         ("source.kind = \"graph\"", settings.source.kind == "graph"),
         ("imap.auth = \"xoauth2\"", settings.source.kind == "imap" and settings.imap.auth == "xoauth2"),
         ("smtp.auth = \"xoauth2\"", smtp_oauth),
+        ("outbox.transport = \"graph\"", settings.outbox.transport == "graph"),
     ]
     needed_by = [name for name, used in users if used]
     if not needed_by:

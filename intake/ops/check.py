@@ -2,9 +2,10 @@
 
 Nothing is changed: the database is connected to and its schema revision read (not
 migrated), the mailbox folder is listed as the bot lists it (IMAP: login, EXAMINE, read-only),
-the SMTP session (EHLO, STARTTLS and AUTH as configured) ends with QUIT before any mail. A
-Maildir or a files outbox is checked for being a folder the bot can write to. The mailbox
-and the mailer are made by the caller (the cli), so they are the ones the bot would use.
+the SMTP session (EHLO, STARTTLS and AUTH as configured) ends with QUIT before any mail, a Graph
+outbox gets a token and reads the inbox folder's id (nothing is sent). A Maildir or a files
+outbox is checked for being a folder the bot can write to. The mailbox and the mailer are
+made by the caller (the cli), so they are the ones the bot would use.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from intake.config import Settings
 from intake.domain import Mailer, MailSource
 from intake.errors import IntakeError
 from intake.ops.heartbeat import one_line
+from intake.outbox.graph import GraphMailer
 from intake.storage.database import alembic_config, make_engine
 
 
@@ -43,7 +45,7 @@ class CheckResult:
 def run_checks(settings: Settings, make_source: Callable[[], MailSource],
                open_mailer: Callable[[], AbstractContextManager[Mailer | None]]) -> list[CheckResult]:
     """The database, then the mailbox (IMAP, or another source kind, or a Maildir), then the outbox
-    (SMTP or a folder of files); each line named by what it checked."""
+    (SMTP, Microsoft Graph or a folder of files); each line named by what it checked."""
     checks: list[tuple[str, Callable[[], str]]] = [
         ("database", lambda: check_database(settings.database.url))]
     if settings.source.kind == "maildir":
@@ -52,6 +54,8 @@ def run_checks(settings: Settings, make_source: Callable[[], MailSource],
         checks.append((settings.source.kind, lambda: check_source(make_source)))
     if settings.outbox.transport == "files":
         checks.append(("outbox", lambda: check_folder(settings.outbox.path)))
+    elif settings.outbox.transport == "graph":
+        checks.append(("outbox", lambda: check_graph_outbox(open_mailer)))
     else:
         checks.append(("smtp", lambda: check_smtp(settings, open_mailer)))
     return [_run(name, check) for name, check in checks]
@@ -126,6 +130,13 @@ def check_smtp(settings: Settings, open_mailer: Callable[[], AbstractContextMana
     smtp = settings.smtp
     signed_in = f", signed in as {smtp.username}" if smtp.username else ""
     return f"{smtp.host}:{smtp.port}, {smtp.security}{signed_in}"
+
+
+def check_graph_outbox(open_mailer: Callable[[], AbstractContextManager[Mailer | None]]) -> str:
+    with open_mailer() as mailer:
+        if not isinstance(mailer, GraphMailer):
+            raise CheckFailed("outbox.transport is graph, but no Graph mailer was made")
+        return mailer.check()  # a token, then a GET of the inbox folder; nothing is sent
 
 
 def check_folder(folder: str) -> str:

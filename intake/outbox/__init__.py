@@ -1,1 +1,1 @@
-"""Reply transports: SMTP and .eml files, behind intake.domain.Mailer."""
+"""Reply transports: SMTP, Microsoft Graph sendMail and .eml files, behind intake.domain.Mailer."""

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from intake.domain import Mailer, OutgoingMail
-from intake.errors import PermanentSendError, TransientSendError
+from intake.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from intake.pipeline.claims import Instance, database_errors, instance
 from intake.pipeline.context import Context
 from intake.storage import store
@@ -123,6 +123,9 @@ def _send_one(ctx: Context, mailer: Mailer, me: Instance, token: str, pk: int) -
         ending = _failure(ctx, exc, attempts, permanent=attempts >= ctx.settings.outbox.max_attempts)
     except PermanentSendError as exc:
         ending = _failure(ctx, exc, attempts, permanent=True)
+    except SendOutcomeUnknown as exc:
+        log.error("reply %s: %s; recorded as uncertain, not sent again", outgoing.message_id, exc)
+        ending = {"status": "uncertain", "last_error": f"{UNCERTAIN} ({exc})"}
     except Exception as exc:  # noqa: BLE001 - not the mailer's own errors: nobody knows if it went out
         log.exception("reply %s: the send ended unexpectedly", outgoing.message_id)
         ending = {"status": "uncertain", "last_error": f"{UNCERTAIN} ({exc!r})"}
