@@ -14,6 +14,7 @@ Each yields an `SmtpTestServer`: ``host``, ``port``, ``messages``, ``wait_for``,
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import ssl
@@ -67,7 +68,8 @@ class ReceivedMessage:
 class _FailurePlan:
     code: int
     remaining: int
-    stage: str  # "rcpt" or "data"
+    stage: str  # "rcpt", "data", or "answer": keep the mail but lose the answer to its DATA
+    how: str = ""  # for "answer": "close" the connection, or "hang" for `code` seconds
 
 
 class RecordingHandler:
@@ -99,6 +101,26 @@ class RecordingHandler:
         refusal = self._planned_failure("data")
         if refusal:
             return refusal
+        lost = self._lost_answer()
+        self._record(session, envelope)
+        if lost is not None:  # the mail is kept, and its answer never reaches the client
+            how, seconds = lost
+            if how == "close":
+                assert server.transport is not None
+                server.transport.close()
+            else:
+                await asyncio.sleep(seconds)
+        return ACCEPTED
+
+    def _lost_answer(self) -> tuple[str, float] | None:
+        with self._changed:
+            plan = self._failure
+            if plan is None or plan.stage != "answer" or plan.remaining <= 0:
+                return None
+            plan.remaining -= 1
+            return plan.how, float(plan.code)
+
+    def _record(self, session: Session, envelope: Envelope) -> None:
         raw = envelope.original_content or b""
         received = ReceivedMessage(
             mail_from=envelope.mail_from or "",
@@ -110,11 +132,10 @@ class RecordingHandler:
         with self._changed:
             self._messages.append(received)
             self._changed.notify_all()
-        return ACCEPTED
 
-    def fail_next(self, code: int, count: int, stage: str) -> None:
+    def fail_next(self, code: int, count: int, stage: str, how: str = "") -> None:
         with self._changed:
-            self._failure = _FailurePlan(code, count, stage)
+            self._failure = _FailurePlan(code, count, stage, how)
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -211,6 +232,13 @@ class SmtpTestServer:
         if stage not in ("rcpt", "data"):
             raise ValueError("stage is 'rcpt' or 'data'")
         self.handler.fail_next(code, count, stage)
+
+    def lose_answer_next(self, how: str, count: int = 1, *, hang: float = 0.0) -> None:
+        """Keep the next `count` messages but never answer their DATA: "close" the connection at
+        once, or "hang" for `hang` seconds (longer than the client waits)."""
+        if how not in ("close", "hang"):
+            raise ValueError("how is 'close' or 'hang'")
+        self.handler.fail_next(int(hang), count, "answer", how)
 
     def smtp_settings(self, **overrides: Any) -> SmtpSettings:
         """Settings that reach this server; keyword arguments replace any field."""

@@ -16,7 +16,7 @@ from typing import cast
 import pytest
 
 from intake.domain import OutgoingMail
-from intake.errors import PermanentSendError, TransientSendError
+from intake.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from intake.outbox.files import FileMailer, file_name
 from intake.outbox.smtp import SmtpMailer
 from tests.smtpserver import HOST, PASSWORD, SmtpTestServer, free_port
@@ -210,6 +210,25 @@ def test_reconnects_once_when_the_server_dropped_the_connection(
         make_mail(1).message_id,
         make_mail(2).message_id,
     ]
+
+
+@pytest.mark.parametrize("how", ["close", "hang"])
+def test_an_answer_lost_after_the_whole_mail_is_never_sent_again(smtp_server: SmtpTestServer, how: str) -> None:
+    """The server kept the mail but its answer was lost (connection closed, or no answer within
+    smtp.timeout): sending again could answer the sender twice, so the outcome is unknown, on a
+    kept connection as on a new one; the next mail goes out on a new connection."""
+    with SmtpMailer(smtp_server.smtp_settings(timeout=1)) as mailer:
+        mailer.send(make_mail(1))  # the connection is now a kept, reused one
+        smtp_server.lose_answer_next(how, hang=3)
+        with pytest.raises(SendOutcomeUnknown, match="handed over; the server may have accepted it"):
+            mailer.send(make_mail(2))
+        mailer.send(make_mail(3))
+    received = smtp_server.wait_for(3)
+    time.sleep(0.5)
+    assert [m.message["Message-ID"] for m in smtp_server.messages] == [
+        make_mail(n).message_id for n in (1, 2, 3)], "mail 2 arrived once, not resent"
+    assert len(received) == 3 and mailer.connections_opened == 2
+    # lost *before* the end of the mail (test_reconnects_once_*): sent again at once, safely
 
 
 def test_kept_connection_recovers_after_a_refusal(smtp_server: SmtpTestServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from intake.cli import template_dir
 from intake.config import parse_settings
-from intake.errors import PermanentSendError, TransientSendError
+from intake.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from intake.pipeline import Context, recover_interrupted_sends, send_due
 from intake.pipeline import send as send_module
 from intake.replies import ReplyRenderer
@@ -106,6 +106,18 @@ def test_interrupted_send_becomes_uncertain_and_is_not_resent(ctx: Context) -> N
     mailer = RecordingMailer()
     assert send_due(ctx, mailer) == 0
     assert statuses(ctx) == ["uncertain"]
+
+
+def test_a_send_of_unknown_outcome_is_uncertain_and_never_resent(ctx: Context) -> None:
+    queue(ctx, 2)
+    mailer = RecordingMailer([SendOutcomeUnknown("SMTP: no answer after the whole mail was handed over")])
+    assert send_due(ctx, mailer) == 1
+    assert statuses(ctx) == ["uncertain", "sent"]
+    with ctx.sessions.begin() as session:
+        assert (session.query(ReplyRow).order_by(ReplyRow.id).first().last_error or "").startswith(send_module.UNCERTAIN)
+    ctx.clock.now += timedelta(days=1)  # type: ignore[attr-defined]
+    assert send_due(ctx, RecordingMailer()) == 0
+    assert statuses(ctx) == ["uncertain", "sent"]
 
 
 def test_template_dir_is_the_checkout_folder() -> None:

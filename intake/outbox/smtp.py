@@ -15,10 +15,14 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from intake.config import SmtpSettings
 from intake.domain import OutgoingMail
-from intake.errors import IntakeError, PermanentSendError, TransientSendError
+from intake.errors import IntakeError, PermanentSendError, SendOutcomeUnknown, TransientSendError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,34 @@ FIRST_PERMANENT_CODE = 500
 AUTH_SUCCESSFUL = 235
 SERVICE_CLOSING = 421  # the server is about to drop the session, not refusing the mail
 REDACTED = "***"
+
+
+class _Watched(smtplib.SMTP):
+    """An SMTP session that knows whether a message's end (CRLF.CRLF after DATA) reached the server.
+
+    Before that, a dropped connection or a timeout loses nothing: the server throws away a
+    message whose end never came, and the mail may be sent again. After it, the server may
+    have accepted the mail and only its answer was lost; sending again could answer the
+    sender twice (SendOutcomeUnknown)."""
+
+    handed_over = False
+    _in_data = False
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        self.handed_over, self._in_data = False, True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s: ReadableBuffer | str) -> None:
+        super().send(s)
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.handed_over = True
+
+
+class _WatchedSSL(_Watched, smtplib.SMTP_SSL):
+    """The same over implicit TLS (SMTP_SSL's connection, _Watched's data and send)."""
 
 
 class SmtpMailer:
@@ -52,7 +84,7 @@ class SmtpMailer:
         self.ssl_context = ssl_context
         self.max_messages_per_connection = max_messages_per_connection
         self.connections_opened = 0  # for logs and tests: reuse is the point
-        self._connection: smtplib.SMTP | None = None
+        self._connection: _Watched | None = None
         self._sent_on_connection = 0
         self._keep_open = False
 
@@ -111,24 +143,12 @@ class SmtpMailer:
         if self._connection is None:
             self._connection = self._connect()
             self._sent_on_connection = 0
+        connection = self._connection
+        connection.handed_over = False
         try:
-            refused = self._connection.sendmail(mail.sender, list(mail.recipients), mail.raw)
-        except smtplib.SMTPServerDisconnected as exc:
-            self._drop()
-            if reused:
-                raise _StaleConnection from exc
-            raise TransientSendError(self._describe(exc)) from exc
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == SERVICE_CLOSING:
-                self._drop()
-                if reused:
-                    raise _StaleConnection from exc
-            raise self._error(exc) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            error = self._error(exc)
-            if isinstance(error, TransientSendError):
-                self._drop()  # a timeout or reset leaves the session in an unknown state
-            raise error from exc
+            refused = connection.sendmail(mail.sender, list(mail.recipients), mail.raw)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            raise self._failed(connection, exc, reused=reused) from exc
         self._sent_on_connection += 1
         if refused:
             # Delivered to the others already: raising would make a retry send it twice.
@@ -141,20 +161,20 @@ class SmtpMailer:
 
     # --- connecting -------------------------------------------------------------
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Watched:
         settings = self.settings
-        connection: smtplib.SMTP | None = None
+        connection: _Watched | None = None
         access_token = self._access_token()  # before connecting: no socket left open on failure
         try:
             if settings.security == "ssl":
-                connection = smtplib.SMTP_SSL(
+                connection = _WatchedSSL(
                     settings.host,
                     settings.port,
                     timeout=settings.timeout,
                     context=self._tls_context(),
                 )
             else:
-                connection = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+                connection = _Watched(settings.host, settings.port, timeout=settings.timeout)
             connection.ehlo()
             if settings.security == "starttls":
                 if not connection.has_extn("starttls"):
@@ -241,6 +261,30 @@ class SmtpMailer:
             return TransientSendError(message)
         # SMTPNotSupportedError and the like: the server lacks what we are set up to use.
         return PermanentSendError(message)
+
+    def _failed(self, connection: _Watched, exc: OSError, *, reused: bool) -> Exception:
+        """What a failed sendmail means: the server's answer (4xx retry, 5xx not); a connection
+        lost before the whole mail was handed over (retry; at once when it was an old
+        connection gone stale); or lost after it (nobody knows: never sent again)."""
+        if isinstance(exc, smtplib.SMTPResponseException):
+            if exc.smtp_code == SERVICE_CLOSING:
+                self._drop()
+                if reused:
+                    return _StaleConnection()
+            return self._error(exc)
+        lost = isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(exc, smtplib.SMTPException)
+        if not lost:  # refused recipients, an extension the server lacks
+            error = self._error(exc)
+            if isinstance(error, TransientSendError):
+                self._drop()  # the session is in an unknown state
+            return error
+        self._drop()
+        if connection.handed_over:
+            return SendOutcomeUnknown(f"{self._describe(exc)}: no answer after the whole mail was handed "
+                                      "over; the server may have accepted it")
+        if reused and isinstance(exc, smtplib.SMTPServerDisconnected):
+            return _StaleConnection()
+        return TransientSendError(self._describe(exc))
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
