@@ -47,6 +47,11 @@ MAX_REFERENCES = 20
 # Only raw header values set with set_raw are affected: they are folded by hand below,
 # and refolding would turn a long msg-id into an RFC 2047 word that breaks threading.
 MAIL_POLICY = policy.SMTP.clone(refold_source="none")
+# For a recipient whose address is not ASCII ("åsa@…", RFC 6531/6532): headers in raw UTF-8, sent
+# only over SMTPUTF8 (intake.outbox.smtp asks for it, and refuses a server without it).
+UTF8_MAIL_POLICY = MAIL_POLICY.clone(utf8=True)
+# an address's characters that no mailbox has: whitespace, controls, brackets, quotes, separators
+UNADDRESSABLE = re.compile(r"[\s\x00-\x1f\x7f<>()\[\]\\,;:\"]")
 HEADER_CONTINUATION = "\r\n "
 
 CONTENT_LANGUAGE = "sv"
@@ -95,13 +100,28 @@ def reply_recipient(original: ParsedMail) -> tuple[str, str]:
     return "", ""
 
 
+def mailbox_address(display_name: str, address: str) -> Address:
+    """The To: of a reply; an address with a non-ASCII local part ("åsa@stockholm.se") too, which
+    the email package accepts when given in parts (its parser refuses it as one string)."""
+    local, at, domain = address.rpartition("@")
+    # an encoded word ("=?utf-8?q?=C3=A5sa?=") is not allowed in an address (RFC 2047, 5): a
+    # client that wrote one meant an address it could not write, and a reply to it would bounce
+    if not at or not local or not domain or UNADDRESSABLE.search(address) or "@" in local or "=?" in local:
+        raise ValueError(f"not an address a reply can go to: {address!r}")
+    return Address(display_name=display_name, username=local, domain=domain)
+
+
 def addressable(address: str) -> bool:
-    """Whether a reply can be addressed to `address` (an ASCII address the email package accepts)."""
+    """Whether a reply can be addressed to `address`: one plain local@domain, ASCII or not."""
     try:
-        parsed = Address(addr_spec=address)
+        mailbox_address("", address)
     except (ValueError, IndexError, TypeError, errors.MessageError):
         return False
-    return parsed.addr_spec.isascii()
+    return True
+
+
+def needs_smtputf8(address: str) -> bool:
+    return not address.isascii()
 
 
 def _domain(*addresses: str) -> str:
@@ -185,7 +205,7 @@ class ReplyRenderer:
             threading.append(("References", HEADER_CONTINUATION.join(references)))
         return build_mail(
             sender=sender, envelope_sender=envelope_sender,
-            to=Address(display_name=to_name, addr_spec=to_address), reply_to_address=reply_to_address,
+            to=mailbox_address(to_name, to_address), reply_to_address=reply_to_address,
             subject=subject, now=now.astimezone(award.tz), own_id=own_id,
             raw_headers=threading, auto_submitted="auto-replied", text=text, html=html)
 
@@ -288,7 +308,7 @@ def build_mail(*, sender: str, envelope_sender: str, to: Address, reply_to_addre
                now: datetime, own_id: str, raw_headers: list[tuple[str, str]], auto_submitted: str,
                text: str, html: str, response_suppress: str = "All") -> OutgoingMail:
     """A Swedish text-and-HTML mail from the bot, marked as automatic for other robots."""
-    msg = EmailMessage(policy=MAIL_POLICY)
+    msg = EmailMessage(policy=UTF8_MAIL_POLICY if needs_smtputf8(to.addr_spec) else MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
     if reply_to_address and reply_to_address.lower() != envelope_sender.lower():

@@ -179,6 +179,7 @@ class SmtpTestServer:
         idle_timeout: float = 300,
         username: str = USERNAME,
         password: str = PASSWORD,
+        smtputf8: bool = True,
     ) -> None:
         if security != "none" and cert is None:
             raise ValueError("TLS needs a certificate")
@@ -194,7 +195,7 @@ class SmtpTestServer:
         if cert:
             server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             server_context.load_cert_chain(*cert)
-        options: dict[str, Any] = {"timeout": idle_timeout}
+        options: dict[str, Any] = {"timeout": idle_timeout, "enable_SMTPUTF8": smtputf8}
         if security == "starttls":
             options.update(tls_context=server_context, require_starttls=True)
         if auth:
@@ -302,7 +303,8 @@ def make_smtp_server(
     """Factory: make_smtp_server(security="none"|"starttls"|"ssl", auth=False, **options).
 
     Options: idle_timeout (seconds before the server drops an idle client),
-    username and password (what AUTH accepts)."""
+    username and password (what AUTH accepts), smtputf8 (offer SMTPUTF8; on by default, as
+    Exchange Online and Postfix do)."""
     started: list[SmtpTestServer] = []
 
     def make(security: str = "none", auth: bool = False, **options: Any) -> SmtpTestServer:

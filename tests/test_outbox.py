@@ -212,6 +212,36 @@ def test_reconnects_once_when_the_server_dropped_the_connection(
     ]
 
 
+def utf8_reply() -> OutgoingMail:
+    """A reply to "åsa@stockholm.se" as intake.replies builds it: raw UTF-8 headers (RFC 6532)."""
+    from intake.replies import UTF8_MAIL_POLICY, mailbox_address
+
+    message = EmailMessage(policy=UTF8_MAIL_POLICY)
+    message["From"] = f"Kvalitetsutmärkelsen <{SENDER}>"
+    message["To"] = mailbox_address("Åsa Öberg", "åsa@stockholm.se")
+    message["Subject"] = SUBJECT
+    message["Message-ID"] = "<utf8.svar@stockholm.se>"
+    message.set_content(BODY, charset="utf-8")
+    return OutgoingMail("<utf8.svar@stockholm.se>", SENDER, ("åsa@stockholm.se",), message.as_bytes())
+
+
+def test_a_non_ascii_address_goes_out_over_smtputf8(make_smtp_server: ServerFactory) -> None:
+    server = make_smtp_server(smtputf8=True)
+    SmtpMailer(server.smtp_settings()).send(utf8_reply())
+    [received] = server.wait_for(1)
+    assert received.rcpt_tos == ("åsa@stockholm.se",)
+    assert "To: Åsa Öberg <åsa@stockholm.se>".encode() in received.raw
+
+
+def test_a_server_without_smtputf8_refuses_a_non_ascii_address_for_good(make_smtp_server: ServerFactory) -> None:
+    server = make_smtp_server(smtputf8=False)
+    with SmtpMailer(server.smtp_settings()) as mailer:
+        with pytest.raises(PermanentSendError, match="does not offer SMTPUTF8.*åsa@stockholm.se"):
+            mailer.send(utf8_reply())
+        mailer.send(make_mail(1))  # an ASCII address still goes out
+    assert [m.rcpt_tos for m in server.wait_for(1)] == [(RECIPIENT,)]
+
+
 @pytest.mark.parametrize("how", ["close", "hang"])
 def test_an_answer_lost_after_the_whole_mail_is_never_sent_again(smtp_server: SmtpTestServer, how: str) -> None:
     """The server kept the mail but its answer was lost (connection closed, or no answer within

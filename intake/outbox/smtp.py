@@ -145,8 +145,15 @@ class SmtpMailer:
             self._sent_on_connection = 0
         connection = self._connection
         connection.handed_over = False
+        options: list[str] = []
+        if not all(address.isascii() for address in (mail.sender, *mail.recipients)):
+            # "åsa@…": only a server that offers SMTPUTF8 (RFC 6531) can carry it
+            if not connection.has_extn("smtputf8"):
+                raise PermanentSendError(f"SMTP {self._where()}: the server does not offer SMTPUTF8, which "
+                                         f"the address {', '.join(mail.recipients)} needs")
+            options = ["SMTPUTF8", "BODY=8BITMIME"]
         try:
-            refused = connection.sendmail(mail.sender, list(mail.recipients), mail.raw)
+            refused = connection.sendmail(mail.sender, list(mail.recipients), mail.raw, mail_options=options)
         except OSError as exc:  # smtplib's errors are OSErrors too
             raise self._failed(connection, exc, reused=reused) from exc
         self._sent_on_connection += 1

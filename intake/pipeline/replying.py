@@ -25,12 +25,12 @@ def queue_reply(ctx: Context, session: Session, message: MessageRow, mail: Parse
         store.open_review(session, message, "Avsändarens adress saknas; inget svar kunde skickas.")
         return None
     if not addressable(recipient):
-        # e.g. RFC 6531 (SMTPUTF8) addresses ("åsa@…"), raw or as an encoded word: Python's email
-        # package can't write them in a header, so a coordinator answers by hand
-        store.open_review(session, message, f"Avsändarens adress {recipient} har tecken utanför ASCII och "
-                                            "kan inte besvaras automatiskt. Svara för hand.")
+        # not one plain local@domain (quoted, spaces, brackets, two @s ...): not answered automatically
+        # ("åsa@…" can: it goes out over SMTPUTF8), so a coordinator answers by hand
+        store.open_review(session, message, f"Avsändarens adress {recipient} har en form som inte kan "
+                                            "besvaras automatiskt. Svara för hand.")
         store.audit(session, ctx.actor, "reply_refused", f"message:{message.message_id}", to=recipient,
-                    reason="non-ascii address")
+                    reason="unaddressable")
         return None
     security = ctx.settings.security
     verdict = may_auto_reply(mail, recipient, security.reply_policy, security.authserv_id,
