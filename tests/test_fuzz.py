@@ -32,20 +32,18 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from sqlalchemy import event, select
 
-from intake.cli import template_dir
-from intake.config import parse_settings
 from intake.domain import Attachment, DocumentText, MailboxRef, Outcome, RawMail
 from intake.identity import sha256_hex
 from intake.pipeline import Context, import_register, process_pending
 from intake.pipeline.ingest import store_raw
 from intake.reading import read_document, tools
-from intake.replies import ReplyRenderer
 from intake.samples import demo_mails, pdf_from_text, protocol_text
 from intake.storage import store
-from intake.storage.database import make_engine, migrate, session_factory
+from intake.storage.database import make_engine
 from intake.storage.models import ReviewItemRow
 from tests.bot import REGISTER_CSV, protocol_mail
 from tests.cfb import build_ole
+from tests.contexts import make_context
 
 # Pillow warns about the damaged EXIF and truncated images the fuzzing makes on purpose
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL")
@@ -57,19 +55,6 @@ FILE_DEADLINE = timedelta(seconds=10)
 FUZZ = settings(deadline=MAIL_DEADLINE, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
-CONFIG = """
-[award]
-year = 2017
-mailbox = "kvalitetsutmarkelsen@stockholm.se"
-protocol_deadline = 2017-06-30
-[source]
-kind = "maildir"
-[outbox]
-transport = "files"
-replies_per_hour = 1000000
-[processing]
-workers = 1
-"""
 
 
 class Hang(Exception):
@@ -113,8 +98,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Context:
     def _fast(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
-    migrate(engine)
-    ctx = Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()))
+    ctx = make_context(engine, outbox_replies_per_hour="1000000")
     import_register(ctx, "register.csv", REGISTER_CSV.encode(), actor="test")
     return ctx
 

@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from intake.cli import template_dir
-from intake.config import parse_settings
 from intake.domain import MailboxRef, OutgoingMail, RawMail
 from intake.pipeline import (
     Context,
@@ -32,11 +30,10 @@ from intake.pipeline import (
     send_due,
 )
 from intake.pipeline.ingest import store_raw
-from intake.replies import ReplyRenderer
 from intake.storage import store
-from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.models import AuditRow, MessageRow, ReplyRow, SightingRow
 from tests.bot import REGISTER_CSV, Bot, wait_until
+from tests.contexts import make_context
 from tests.dovecot import Dovecot
 from tests.robustness import (
     append_all,
@@ -48,21 +45,6 @@ from tests.robustness import (
     stop_daemon,
 )
 from tests.smtpserver import SmtpTestServer
-
-CONFIG = """
-[award]
-year = 2017
-mailbox = "kvalitetsutmarkelsen@stockholm.se"
-protocol_deadline = 2017-06-30
-[source]
-kind = "maildir"
-[outbox]
-transport = "files"
-replies_per_hour = 10000
-[processing]
-workers = 1
-"""
-
 
 # --- two daemons, real servers ---------------------------------------------------------
 
@@ -101,15 +83,9 @@ def test_two_daemons_on_one_mailbox_answer_every_mail_exactly_once(
 # --- two instances in one process ------------------------------------------------------
 
 
-def make_context(url: str) -> Context:
-    engine = make_engine(url)
-    migrate(engine)
-    return Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()))
-
-
 def two_instances(url: str) -> Iterator[tuple[Context, Context]]:
     """Two instances on one database: each its own engine, so its own identity."""
-    first, second = make_context(url), make_context(url)
+    first, second = (make_context(url, outbox_replies_per_hour="10000") for _ in range(2))
     import_register(first, "register.csv", REGISTER_CSV.encode(), actor="test")
     yield first, second
     for ctx in (first, second):

@@ -10,39 +10,21 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from intake.cli import template_dir
-from intake.config import parse_settings
 from intake.domain import MailboxRef, Outcome, RawMail
 from intake.pipeline import Context, import_register, process
 from intake.pipeline.ingest import store_raw
-from intake.replies import ReplyRenderer
 from intake.storage import store
-from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.models import MessageRow, UnitRow
 from tests.bot import REGISTER_CSV, protocol_mail
-
-CONFIG = """
-[award]
-year = 2017
-mailbox = "kvalitetsutmarkelsen@stockholm.se"
-protocol_deadline = 2017-06-30
-[source]
-kind = "maildir"
-[outbox]
-transport = "files"
-[processing]
-workers = 1
-"""
+from tests.contexts import make_context
 
 
 @pytest.fixture
 def ctx(each_database_url: str) -> Iterator[Context]:
-    engine = make_engine(each_database_url)
-    migrate(engine)
-    context = Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()))
+    context = make_context(each_database_url)
     import_register(context, "register.csv", REGISTER_CSV.encode(), actor="test")
     yield context
-    engine.dispose()
+    context.sessions.kw["bind"].dispose()
 
 
 @pytest.fixture
@@ -124,10 +106,9 @@ def test_an_alias_a_unit_added_and_a_unit_removed_each_rebuild_it(ctx: Context, 
 
 def test_each_context_keeps_its_own(each_database_url: str, ctx: Context, builds: list[int]) -> None:
     """A second instance (another Context on the same database) builds its own index once."""
-    engine = make_engine(each_database_url)
-    other = Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()))
+    other = make_context(each_database_url)
     try:
         assert register(ctx) is not register(other)
         assert register(other) is register(other) and len(builds) == 2
     finally:
-        engine.dispose()
+        other.sessions.kw["bind"].dispose()

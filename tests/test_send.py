@@ -8,28 +8,14 @@ from pathlib import Path
 import pytest
 
 from intake.cli import template_dir
-from intake.config import parse_settings
 from intake.errors import PermanentSendError, SendOutcomeUnknown, TransientSendError
 from intake.pipeline import Context, recover_interrupted_sends, send_due
 from intake.pipeline import send as send_module
-from intake.replies import ReplyRenderer
-from intake.storage.database import make_engine, migrate, session_factory
 from intake.storage.models import MessageRow, ReplyRow
+from tests.contexts import make_context
 from tests.fakes import RecordingMailer
 
 NOW = datetime(2017, 6, 20, 10, 0, tzinfo=UTC)
-CONFIG = """
-[award]
-year = 2017
-mailbox = "kvalitetsutmarkelsen@stockholm.se"
-protocol_deadline = 2017-06-30
-[source]
-kind = "maildir"
-[outbox]
-transport = "files"
-max_attempts = 3
-retry_base_seconds = 60
-"""
 
 
 class Clock:
@@ -42,10 +28,8 @@ class Clock:
 
 @pytest.fixture
 def ctx(database_url: str) -> Context:
-    engine = make_engine(database_url)
-    migrate(engine)
-    return Context(parse_settings(CONFIG, {}), session_factory(engine), ReplyRenderer(template_dir()),
-                   clock=Clock())
+    return make_context(database_url, {"clock": Clock()}, outbox_max_attempts="3",
+                        outbox_retry_base_seconds="60")
 
 
 def queue(ctx: Context, count: int) -> None:

@@ -19,7 +19,6 @@ daemon retries later.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
 import time
@@ -33,6 +32,7 @@ import requests
 from intake.config import GraphSettings
 from intake.domain import MailboxRef, RawMail
 from intake.errors import ConfigError, IntakeError, MailboxUnavailable
+from intake.graphapi import describe, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ MAX_KEY_LENGTH = 200  # the sightings table's key column; longer ids are kept as
 THROTTLED = frozenset({429, 503, 504})
 MAX_THROTTLE_WAIT = 30.0  # seconds: a longer Retry-After ends the poll; the daemon retries later
 MAX_THROTTLE_RETRIES = 3
-DEFAULT_RETRY_AFTER = 5.0  # when a throttled answer names no time
 NOT_FOUND = 404
+READ_HINTS = {
+    401: " (the token was refused: check the app registration and oauth.tenant_id)",
+    403: " (access denied: Mail.Read with admin consent, and the application access policy "
+    "or RBAC scope must include this mailbox)",
+}
 HTTP_ERROR = 400
 
 
@@ -177,7 +181,7 @@ class GraphSource:
             if response.status_code == NOT_FOUND:
                 return None  # the caller decides: a mail gone meanwhile, or a wrong mailbox or folder
             if response.status_code in THROTTLED:
-                delay = _retry_after(response.headers.get("Retry-After"))
+                delay = retry_after(response.headers.get("Retry-After"))
                 if attempt < MAX_THROTTLE_RETRIES and delay <= MAX_THROTTLE_WAIT:
                     log.info("%s: Graph answered %s; retrying in %.0f s",
                              self.name, response.status_code, delay)
@@ -188,7 +192,7 @@ class GraphSource:
                     f"({response.status_code}, retry after {delay:.0f} s)"
                 )
             if response.status_code >= HTTP_ERROR:
-                raise MailboxUnavailable(f"could not {what} in {self.name}: {_graph_error(response)}")
+                raise MailboxUnavailable(f"could not {what} in {self.name}: {describe(response, READ_HINTS)}")
             return response
         raise AssertionError("unreachable")
 
@@ -220,40 +224,3 @@ def _instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _retry_after(value: str | None) -> float:
-    """Retry-After in seconds: a number, or an HTTP date (RFC 9110)."""
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _graph_error(response: requests.Response) -> str:
-    """One line: the status and Graph's error code and message ({"error": {"code", "message"}})."""
-    detail = ""
-    try:
-        error = response.json().get("error", {})
-        if isinstance(error, dict):
-            detail = ": ".join(str(part) for part in (error.get("code"), error.get("message")) if part)
-    except (ValueError, AttributeError):
-        detail = response.text[:200].strip()
-    hint = {
-        401: " (the token was refused: check the app registration and oauth.tenant_id)",
-        403: " (access denied: Mail.Read with admin consent, and the application access policy "
-        "or RBAC scope must include this mailbox)",
-    }.get(response.status_code, "")
-    text = f"HTTP {response.status_code}"
-    if detail:
-        text += f" {' '.join(detail.split())}"
-    return text + hint

@@ -33,7 +33,6 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from types import TracebackType
@@ -44,6 +43,7 @@ import requests
 from intake.config import GraphSettings
 from intake.domain import OutgoingMail
 from intake.errors import ConfigError, IntakeError, PermanentSendError, SendOutcomeUnknown, TransientSendError
+from intake.graphapi import describe, error_code, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ THROTTLED = frozenset({429, 503, 504})
 GATEWAY_TIMEOUT = 504
 MAX_THROTTLE_WAIT = 30.0  # seconds: a longer Retry-After ends this send; the outbox retries later
 MAX_THROTTLE_RETRIES = 3
-DEFAULT_RETRY_AFTER = 5.0  # when a throttled answer names no time
 HTTP_ERROR = 400
 SERVER_ERROR = 500
 UNAUTHORIZED = 401
@@ -127,8 +126,8 @@ class GraphMailer:
                                          f"HTTP {status} (check graph.base_url)")
             log.debug("%s: %s accepted (HTTP %d)", self.name, mail.message_id, status)
             return
-        send_as_denied = _error_code(response) == SEND_AS_DENIED
-        detail = _graph_error(response, {} if send_as_denied else SEND_HINTS)
+        send_as_denied = error_code(response) == SEND_AS_DENIED
+        detail = describe(response, {} if send_as_denied else SEND_HINTS)
         message = f"{self.name}: could not send {mail.message_id}: {detail}"
         if status == GATEWAY_TIMEOUT:  # without Retry-After: a gateway gave up waiting for Exchange
             raise SendOutcomeUnknown(f"{message}; Exchange may have sent it")
@@ -149,7 +148,7 @@ class GraphMailer:
         response = self._request("GET", url, "reach the mailbox", params={"$select": "id"})
         if response.status_code >= HTTP_ERROR:
             raise TransientSendError(f"{self.name}: could not reach the mailbox: "
-                                     f"{_graph_error(response, CHECK_HINTS)}")
+                                     f"{describe(response, CHECK_HINTS)}")
         return f"{self.name}: token ok, mailbox reachable (Mail.Send is proven by the first send)"
 
     # --- HTTP -------------------------------------------------------------------------
@@ -195,7 +194,7 @@ class GraphMailer:
             said_when = "Retry-After" in response.headers
             if status not in THROTTLED or (status == GATEWAY_TIMEOUT and not said_when):
                 return response
-            delay = _retry_after(response.headers.get("Retry-After"))
+            delay = retry_after(response.headers.get("Retry-After"))
             if attempt < MAX_THROTTLE_RETRIES and delay <= MAX_THROTTLE_WAIT:
                 log.info("%s: Graph answered %s; retrying in %.0f s", self.name, status, delay)
                 self._sleep(delay)
@@ -225,44 +224,3 @@ def _check_recipients(mail: OutgoingMail) -> None:
             f"Graph sends a MIME mail to the addresses in its To, Cc and Bcc headers; {mail.message_id} "
             f"does not name {', '.join(missing)} there"
         )
-
-
-def _retry_after(value: str | None) -> float:
-    """Retry-After in seconds: a number, or an HTTP date (RFC 9110)."""
-    if not value:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _error_code(response: requests.Response) -> str:
-    try:
-        error = response.json().get("error", {})
-    except (ValueError, AttributeError):
-        return ""
-    return str(error.get("code") or "") if isinstance(error, dict) else ""
-
-
-def _graph_error(response: requests.Response, hints: dict[int, str]) -> str:
-    """One line: the status, Graph's error code and message ({"error": {"code", "message"}}), a hint."""
-    detail = ""
-    try:
-        error = response.json().get("error", {})
-        if isinstance(error, dict):
-            detail = ": ".join(str(part) for part in (error.get("code"), error.get("message")) if part)
-    except (ValueError, AttributeError):
-        detail = response.text[:200].strip()
-    hint = hints.get(response.status_code, "")
-    text = f"HTTP {response.status_code}"
-    if detail:
-        text += f" {' '.join(detail.split())}"
-    return text + hint
