@@ -120,10 +120,6 @@ def addressable(address: str) -> bool:
     return True
 
 
-def needs_smtputf8(address: str) -> bool:
-    return not address.isascii()
-
-
 def _domain(*addresses: str) -> str:
     for text in addresses:
         address = parseaddr(text)[1]
@@ -308,7 +304,7 @@ def build_mail(*, sender: str, envelope_sender: str, to: Address, reply_to_addre
                now: datetime, own_id: str, raw_headers: list[tuple[str, str]], auto_submitted: str,
                text: str, html: str, response_suppress: str = "All") -> OutgoingMail:
     """A Swedish text-and-HTML mail from the bot, marked as automatic for other robots."""
-    msg = EmailMessage(policy=UTF8_MAIL_POLICY if needs_smtputf8(to.addr_spec) else MAIL_POLICY)
+    msg = EmailMessage(policy=MAIL_POLICY if to.addr_spec.isascii() else UTF8_MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
     if reply_to_address and reply_to_address.lower() != envelope_sender.lower():

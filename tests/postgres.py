@@ -37,7 +37,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from intake.storage.database import make_engine
 from intake.storage.models import Base
@@ -221,10 +220,6 @@ def postgresql_url(postgresql_cluster: PostgresCluster | None) -> Iterator[str]:
     finally:
         with contextlib.suppress(Exception):  # a test that cut the server off may leave it unreachable
             postgresql_cluster.drop_database(name)
-
-
-def is_postgresql(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,7 +10,9 @@ prove that nothing but GET was ever sent (no mail is marked read).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -53,7 +55,13 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
     status: int = 0
+
+
+Answer = tuple[int, dict[str, str], bytes]
+DENIED = (403, "ErrorAccessDenied",
+          "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.")
 
 
 @dataclass
@@ -65,14 +73,16 @@ class GraphStandIn:
     messages: list[StoredMessage] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     throttle: list[tuple[int, str | None]] = field(default_factory=list)  # (status, Retry-After) to answer next
+    answers: list[tuple[int, str, str]] = field(default_factory=list)  # (status, code, message) to answer next
     foreign_next_link: bool = False
+    scheme: str = "http"
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
         assert self.server is not None
-        return f"http://{HOST}:{self.server.server_address[1]}/v1.0"
+        return f"{self.scheme}://{HOST}:{self.server.server_address[1]}/v1.0"
 
     @property
     def scope(self) -> str:
@@ -94,40 +104,52 @@ class GraphStandIn:
 
     # --- the HTTP side ------------------------------------------------------------------
 
-    def answer(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+    def record(self, request: Request) -> None:
         with self.lock:
             self.requests.append(request)
-            if request.method != "GET":
-                return _error(405, "ErrorInvalidRequest", "The OData request is not supported.")
+
+    def refusal(self, request: Request) -> Answer | None:
+        """What Graph answers before it looks at the request: throttling (or an answer a test asked
+        for), then a token Entra did not issue for Graph."""
+        with self.lock:
             if self.throttle:
                 status, retry_after = self.throttle.pop(0)
-                status_answer = _error(status, "TooManyRequests" if status == 429 else "ServiceUnavailable",
+                status_answer = graph_error(status, "TooManyRequests" if status == 429 else "ServiceUnavailable",
                                        "Application is over its MailboxConcurrency limit.")  # fmt: skip
                 if retry_after is not None:
                     status_answer[1]["Retry-After"] = retry_after
                 return status_answer
+            if self.answers:
+                return graph_error(*self.answers.pop(0))
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if not self.entra.valid(token, self.scope):
-            return _error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+            return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+        return None
+
+    def answer(self, request: Request) -> Answer:
+        if request.method != "GET":
+            return graph_error(405, "ErrorInvalidRequest", "The OData request is not supported.")
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
         parts = request.path.split("/")  # /v1.0/users/{m}/mailFolders/{f}/messages[/{id}[/$value]]
         if len(parts) < 7 or parts[1:3] != ["v1.0", "users"] or parts[4] != "mailFolders" or parts[6] != "messages":
-            return _error(400, "BadRequest", "Resource not found for the segment.")
+            return graph_error(400, "BadRequest", "Resource not found for the segment.")
         if unquote(parts[3]).lower() != self.mailbox:
-            return _error(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant "
-                          "configured AppOnly AccessPolicy settings.")  # fmt: skip
+            return graph_error(*DENIED)
         if unquote(parts[5]).lower() != "inbox":
-            return _error(404, "ErrorInvalidIdMalformed", "Id is malformed.")
+            return graph_error(404, "ErrorInvalidIdMalformed", "Id is malformed.")
         if len(parts) == 7:
             return self.listing(request)
         with self.lock:
             found = next((m for m in self.messages if m.id == unquote(parts[7])), None)
         if found is None:
-            return _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         if len(parts) == 9 and parts[8] == "$value":
             return 200, {"Content-Type": "text/plain"}, found.raw  # Graph says text/plain for MIME
         return _json(200, {"id": found.id, "receivedDateTime": _stamp(found.received), "isRead": found.is_read})
 
-    def listing(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+    def listing(self, request: Request) -> Answer:
         assert request.query.get("$select") == "id,receivedDateTime", request.query
         start = int(request.query.get("$skiptoken", "0"))
         with self.lock:
@@ -156,11 +178,11 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _json(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+def _json(status: int, payload: dict[str, Any]) -> Answer:
     return status, {"Content-Type": "application/json; odata.metadata=minimal"}, json.dumps(payload).encode()
 
 
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+def graph_error(status: int, code: str, message: str) -> Answer:
     return _json(status, {"error": {"code": code, "message": message,
                                     "innerError": {"request-id": "0000", "date": "2017-06-19T08:00:00"}}})  # fmt: skip
 
@@ -173,19 +195,44 @@ def _handler(graph: GraphStandIn) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             url = urlsplit(self.path)
             query = {key: values[0] for key, values in parse_qs(url.query).items()}
-            request = Request(self.command, url.path, query, {k.lower(): v for k, v in self.headers.items()})
-            status, headers, body = graph.answer(request)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            request = Request(self.command, url.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+            graph.record(request)
+            status, headers, payload = graph.answer(request)
             request.status = status
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                pass  # the client gave up waiting (a read-timeout test)
 
         do_GET = do_PATCH = do_POST = do_DELETE = _serve  # noqa: N815 - the stdlib's names
 
     return Handler
+
+
+@contextlib.contextmanager
+def serve(stand_in: GraphStandIn, certificate: tuple[Path, Path] | None = None) -> Iterator[None]:
+    """Serve `stand_in` on 127.0.0.1 (over HTTPS with `certificate`) while in the block."""
+    server = ThreadingHTTPServer((HOST, 0), _handler(stand_in))
+    server.daemon_threads = True
+    if certificate is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*certificate)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        stand_in.scheme = "https"
+    stand_in.server = server
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -199,14 +246,8 @@ def entra(smtp_certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def graph(entra: Entra) -> Iterator[GraphStandIn]:
     stand_in = GraphStandIn(entra)
-    server = ThreadingHTTPServer((HOST, 0), _handler(stand_in))
-    server.daemon_threads = True
-    stand_in.server = server
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield stand_in
-    server.shutdown()
-    server.server_close()
+    with serve(stand_in):
+        yield stand_in
 
 
 @pytest.fixture

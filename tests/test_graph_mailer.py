@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,10 +22,9 @@ from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import cast
+from urllib.parse import unquote
 
 import pytest
 
@@ -48,7 +44,18 @@ from tests import test_graph
 from tests.bot import REGISTER_CSV, protocol_mail
 from tests.dovecot import free_port
 from tests.entra import CLIENT_ID, CLIENT_SECRET, TENANT, Entra
-from tests.test_graph import HOST, JUNE_19, MAILBOX, GraphStandIn, Request, Sleeps
+from tests.test_graph import (
+    DENIED,
+    HOST,
+    JUNE_19,
+    MAILBOX,
+    Answer,
+    GraphStandIn,
+    Request,
+    Sleeps,
+    graph_error,
+    serve,
+)
 
 # tests/test_graph.py's fixtures, asked for by name: the Entra ID stand-in (HTTPS, trusted through
 # REQUESTS_CA_BUNDLE), a TokenProvider signed in to it, and a recording stand-in for time.sleep.
@@ -64,124 +71,47 @@ NOW = datetime(2017, 6, 20, 10, 0, tzinfo=UTC)
 
 
 @dataclass
-class Posted(Request):
-    body: bytes = b""
-
-
-@dataclass
 class SendingGraph(GraphStandIn):
     """GraphStandIn plus sendMail and the inbox folder; `sent` holds the decoded MIME of each mail taken."""
 
     sent: list[bytes] = field(default_factory=list)
-    answers: list[tuple[int, str, str]] = field(default_factory=list)  # (status, code, message) to answer next
     without_mail_send: bool = False  # the app has Mail.Read only: sendMail is denied
     silence: float = 0.0  # seconds to keep quiet after taking a mail
 
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return f"https://{HOST}:{self.server.server_address[1]}/v1.0"
-
-    def answer(self, request: Request) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, request: Request) -> Answer:
         parts = request.path.split("/")  # /v1.0/users/{m}/sendMail, /v1.0/users/{m}/mailFolders/inbox
         if request.method == "POST" and len(parts) == 5 and parts[4] == "sendMail":
-            return self.send_mail(cast(Posted, request), unquote(parts[3]))
+            return self.refusal(request) or self.denied(parts[3]) or self.send_mail(request)
         if request.method == "GET" and len(parts) == 6 and parts[4:] == ["mailFolders", "inbox"]:
-            return self.folder(request, unquote(parts[3]))
+            return (self.refusal(request) or self.denied(parts[3])
+                    or (200, {"Content-Type": "application/json"}, b'{"id": "AAMkAGI2TAAA="}'))
         return super().answer(request)
 
-    def refusal(self, request: Request, mailbox: str) -> tuple[int, dict[str, str], bytes] | None:
-        with self.lock:
-            self.requests.append(request)
-            if self.throttle:
-                status, retry_after = self.throttle.pop(0)
-                answer = _error(status, "TooManyRequests" if status == 429 else "ServiceUnavailable",
-                                "Application is over its MailboxConcurrency limit.")
-                if retry_after is not None:
-                    answer[1]["Retry-After"] = retry_after
-                return answer
-            if self.answers:
-                return _error(*self.answers.pop(0))
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if not self.entra.valid(token, self.scope):
-            return _error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
-        if mailbox.lower() != self.mailbox:
-            return _error(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant "
-                          "configured AppOnly AccessPolicy settings.")
-        return None
+    def denied(self, mailbox: str) -> Answer | None:
+        """A mailbox outside the application access policy."""
+        return graph_error(*DENIED) if unquote(mailbox).lower() != self.mailbox else None
 
-    def send_mail(self, request: Posted, mailbox: str) -> tuple[int, dict[str, str], bytes]:
-        refused = self.refusal(request, mailbox)
-        if refused is not None:
-            return refused
+    def send_mail(self, request: Request) -> Answer:
         if self.without_mail_send:
-            return _error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         if request.headers.get("content-type") != "text/plain":
-            return _error(400, "ErrorMimeContentInvalid", "The MIME content is not text/plain.")
+            return graph_error(400, "ErrorMimeContentInvalid", "The MIME content is not text/plain.")
         try:
             raw = base64.b64decode(request.body, validate=True)
         except binascii.Error:
-            return _error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+            return graph_error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
         with self.lock:
             self.sent.append(raw)
         if self.silence:
             time.sleep(self.silence)
         return 202, {}, b""
 
-    def folder(self, request: Request, mailbox: str) -> tuple[int, dict[str, str], bytes]:
-        refused = self.refusal(request, mailbox)
-        if refused is not None:
-            return refused
-        return 200, {"Content-Type": "application/json"}, b'{"id": "AAMkAGI2TAAA="}'
-
-
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
-    body = {"error": {"code": code, "message": message, "innerError": {"request-id": "0000"}}}
-    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-
-def _handler(graph: SendingGraph) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            pass
-
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            query = {key: values[0] for key, values in parse_qs(url.query).items()}
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = Posted(self.command, url.path, query, {k.lower(): v for k, v in self.headers.items()},
-                             body=body)
-            status, headers, payload = graph.answer(request)
-            request.status = status
-            try:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:
-                pass  # the client gave up waiting (the read-timeout test)
-
-        do_GET = do_POST = do_PATCH = _serve  # noqa: N815 - the stdlib's names
-
-    return Handler
-
 
 @pytest.fixture
 def graph(entra: Entra, smtp_certificate: tuple[Path, Path]) -> Iterator[SendingGraph]:
     stand_in = SendingGraph(entra)
-    server = ThreadingHTTPServer((HOST, 0), _handler(stand_in))
-    server.daemon_threads = True
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*smtp_certificate)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    stand_in.server = server
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield stand_in
-    server.shutdown()
-    server.server_close()
+    with serve(stand_in, smtp_certificate):
+        yield stand_in
 
 
 def make_mailer(graph: SendingGraph, provider: TokenProvider, sleeps: Sleeps,
@@ -218,8 +148,8 @@ def plain_text(raw: bytes) -> str:
     return cast(str, part.get_content())
 
 
-def posts(graph: SendingGraph) -> list[Posted]:
-    return [cast(Posted, r) for r in graph.get_requests() if r.method == "POST"]
+def posts(graph: SendingGraph) -> list[Request]:
+    return [r for r in graph.get_requests() if r.method == "POST"]
 
 
 # --- sending ------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def register_units(session: Session, year: int) -> tuple[Unit, ...]:
     """The year's units as the register file gives them, in `unit_rows` order: only the columns a
     Unit has, no ORM objects (the processing loads them every round)."""
     query = select(*UNIT_COLUMNS).where(UnitRow.year == year).order_by(UnitRow.board, UnitRow.name)
-    return tuple(Unit(*row) for row in session.execute(query))
+    return tuple(Unit(**row._asdict()) for row in session.execute(query))
 
 
 def alias_pairs(session: Session, year: int) -> tuple[tuple[str, str], ...]:
